@@ -1,0 +1,32 @@
+"""Telemetry readers. The registry is explicit: order matters, the first sniffer wins.
+
+More specific formats come first: Sysmon through Winlogbeat is also ECS-shaped, and Zeek
+via Filebeat is ECS too (it is read as ECS). Nothing registers itself on import.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from relayhunt.sources.base import Head, IngestContext, InputFile, Source
+
+# (module, class) in sniffing order. Each reader adds its own line.
+READERS: tuple[tuple[str, str], ...] = (
+    # -- sysmon --
+    # -- falcon --
+    # -- defender --
+    # -- udm --
+    # -- zeek --
+    ("relayhunt.sources.ecs", "EcsSource"),  # generic ECS: keep last
+)
+
+
+def registry() -> list[Source]:
+    """All readers, most specific first."""
+    readers: list[Source] = []
+    for module, cls in READERS:
+        readers.append(getattr(importlib.import_module(module), cls)())
+    return readers
+
+
+__all__ = ["READERS", "Head", "IngestContext", "InputFile", "Source", "registry"]

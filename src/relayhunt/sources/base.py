@@ -1,0 +1,237 @@
+"""What every reader shares: the input file, the sniffing head, the ingest context."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import tempfile
+import zlib
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from relayhunt.store import Store
+
+GZIP_MAGIC = b"\x1f\x8b"
+HEAD_BYTES = 64 * 1024
+DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024
+
+
+class ByteStream(Protocol):
+    """What readers need of an input stream."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+
+
+class GzipTruncated(Exception):
+    """A gzip stream ended early or is corrupt after ``offset`` decompressed bytes."""
+
+    def __init__(self, offset: int, detail: str) -> None:
+        super().__init__(detail)
+        self.offset = offset
+        self.detail = detail
+
+
+@dataclass
+class InputFile:
+    """One input: a plain or gzip file on disk (stdin is spooled to a file first)."""
+
+    display: str
+    path: Path
+    compressed: bool
+    size: int | None
+
+    @classmethod
+    def from_path(cls, path: Path, display: str | None = None) -> InputFile:
+        with path.open("rb") as fh:
+            magic = fh.read(2)
+        return cls(
+            display=display or str(path),
+            path=path,
+            compressed=magic == GZIP_MAGIC,
+            size=path.stat().st_size,
+        )
+
+    @contextmanager
+    def open(self) -> Iterator[ByteStream]:
+        """Decompressed binary stream. A damaged gzip raises :class:`GzipTruncated`."""
+        if not self.compressed:
+            with self.path.open("rb") as fh:
+                yield fh
+            return
+        with gzip.open(self.path, "rb") as raw:
+            yield _SafeGzip(raw)
+
+    def head(self, n: int = HEAD_BYTES) -> bytes:
+        """First ``n`` decompressed bytes (a damaged gzip gives what could be read)."""
+        with self.open() as fh:
+            try:
+                return fh.read(n)
+            except GzipTruncated:
+                return getattr(fh, "salvaged", b"")
+
+    @contextmanager
+    def plain_path(self, on_truncated: Any = None) -> Iterator[Path]:
+        """A path to the decompressed content (a temporary copy for gzip input).
+
+        For readers that need a real file (EVTX, DuckDB's CSV reader). A damaged gzip is
+        copied up to the damage and ``on_truncated(offset, detail)`` is called.
+        """
+        if not self.compressed:
+            yield self.path
+            return
+        with tempfile.TemporaryDirectory(prefix="relayhunt-gz-") as tmp:
+            target = Path(tmp) / (self.path.name.removesuffix(".gz") or "input")
+            with self.open() as src, target.open("wb") as dst:
+                try:
+                    shutil.copyfileobj(src, dst, 4 * 1024 * 1024)
+                except GzipTruncated as exc:
+                    dst.write(getattr(src, "salvaged", b""))
+                    if on_truncated is not None:
+                        on_truncated(exc.offset, exc.detail)
+            yield target
+
+
+class _SafeGzip:
+    """Wrap a gzip stream so every form of damage surfaces as :class:`GzipTruncated`.
+
+    ``salvaged`` holds the bytes decompressed by the failing ``read`` call (gzip returns
+    nothing on error, so reads are made in small steps near the failure).
+    """
+
+    def __init__(self, raw: ByteStream) -> None:
+        self._raw = raw
+        self.offset = 0
+        self.salvaged = b""
+
+    def read(self, n: int = -1) -> bytes:
+        parts: list[bytes] = []
+        want = n if n >= 0 else 1 << 62
+        step = min(want, 1 << 20)
+        got = 0
+        while got < want:
+            try:
+                piece = self._raw.read(min(step, want - got))
+            except (EOFError, OSError, zlib.error) as exc:
+                self.salvaged = b"".join(parts)
+                self.offset += len(self.salvaged)
+                raise GzipTruncated(self.offset, f"{type(exc).__name__}: {exc}") from None
+            if not piece:
+                break
+            parts.append(piece)
+            got += len(piece)
+        data = b"".join(parts)
+        self.offset += len(data)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+
+@dataclass
+class Head:
+    """What sniffers look at: the start of the decompressed content and the file name."""
+
+    name: str
+    data: bytes
+    text: str = field(init=False)
+    first_json: dict[str, Any] | None = field(init=False)
+    json_layout: str | None = field(init=False)
+    """'ndjson' (one object per line), 'array' (a JSON array), 'object' (one document),
+    or None when the content does not start like JSON."""
+
+    def __post_init__(self) -> None:
+        self.text = self.data.decode("utf-8", "replace").lstrip("\ufeff")
+        self.first_json, self.json_layout = _first_json(self.text)
+
+    @property
+    def lower_name(self) -> str:
+        return self.name.lower()
+
+
+def _first_json(text: str) -> tuple[dict[str, Any] | None, str | None]:
+    stripped = text.lstrip()
+    if not stripped:
+        return None, None
+    decoder = json.JSONDecoder()
+    if stripped[0] == "[":
+        body = stripped[1:].lstrip()
+        try:
+            obj, _ = decoder.raw_decode(body)
+        except ValueError:
+            return None, "array"
+        return (obj if isinstance(obj, dict) else None), "array"
+    if stripped[0] != "{":
+        return None, None
+    first_line = stripped.split("\n", 1)[0].strip()
+    try:
+        obj = json.loads(first_line)
+        if isinstance(obj, dict):
+            return obj, "ndjson"
+    except ValueError:
+        pass
+    try:
+        obj, end = decoder.raw_decode(stripped)
+    except ValueError:
+        return None, "object"
+    rest = stripped[end:].lstrip()
+    if isinstance(obj, dict) and rest.startswith("{"):
+        return obj, "ndjson"  # pretty-printed or concatenated objects; handled as a document
+    return (obj if isinstance(obj, dict) else None), "object"
+
+
+@dataclass
+class IngestContext:
+    """Per-file state handed to a reader: where rows and issues go."""
+
+    store: Store
+    file: InputFile
+    fmt: str
+    head: Head | None = None
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
+    records_seen: int = 0
+    bytes_read: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+
+    def issue(
+        self,
+        reason_code: str,
+        reason: str,
+        *,
+        line: int | None = None,
+        record: int | None = None,
+        offset: int | None = None,
+        excerpt: str | bytes | None = None,
+        severity: str = "error",
+    ) -> None:
+        self.store.add_issue(
+            file=self.file.display,
+            fmt=self.fmt,
+            reason_code=reason_code,
+            reason=reason,
+            line=line,
+            record=record,
+            offset=offset,
+            excerpt_text=excerpt,
+            severity=severity,
+        )
+
+
+class Source(Protocol):
+    """A telemetry reader. Registered explicitly in :mod:`relayhunt.sources`."""
+
+    name: str
+    """Format id written to ``log_format`` (e.g. ``ecs.ndjson``)."""
+    description: str
+
+    def sniff(self, head: Head) -> bool:
+        """True when ``head`` looks like this format (content first, name as a hint)."""
+        ...
+
+    def read(self, ctx: IngestContext) -> None:
+        """Read ``ctx.file`` into ``ctx.store``; report every rejected record."""
+        ...

@@ -1,0 +1,197 @@
+"""Elastic Defend / Elastic Endpoint events (ECS) as NDJSON or an Elasticsearch export.
+
+Reference: Elastic Common Schema field reference and the Elastic Defend event docs
+(``endpoint.events.process``, ``endpoint.events.network``, ``endpoint.events.file``).
+
+* process: ``event.category`` contains ``process`` and ``event.type`` contains ``start``
+  (Defend's ``event.action`` ``start``/``exec``; ``end``/``fork`` are counted as skipped).
+* dns: ``event.category`` ``network`` with ``dns.question.name`` (Defend's
+  ``lookup_requested`` / ``lookup_result``; ``dns.resolved_ip`` holds the answers).
+* connection: ``event.category`` ``network`` with ``destination.ip`` (Defend's
+  ``connection_attempted``, ``connection_accepted``, ``disconnect_received``; the last
+  carries ``source.bytes`` / ``destination.bytes``).
+* file: ``event.category`` ``file`` (``creation``, ``overwrite``, ``rename``, ...).
+
+Elasticsearch exports (``{"_index":..., "_source": {...}}`` per line, or a search response
+``{"hits": {"hits": [...]}}``) are unwrapped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from relayhunt.sources.base import Head, IngestContext
+from relayhunt.sources.engine import RecordMapping, read_json
+
+V = "VARCHAR"
+
+_PROC: dict[str, Any] = {
+    "entity_id": V,
+    "pid": V,
+    "executable": V,
+    "name": V,
+    "command_line": V,
+    "start": V,
+    "working_directory": V,
+    "hash": {"sha256": V},
+    "Ext": {"token": {"integrity_level_name": V}},
+}
+
+STRUCT: dict[str, Any] = {
+    "@timestamp": V,
+    "event": {
+        "category": V,
+        "type": V,
+        "action": V,
+        "code": V,
+        "outcome": V,
+        "id": V,
+        "dataset": V,
+        "duration": V,
+    },
+    "host": {"name": V, "hostname": V, "id": V},
+    "agent": {"id": V},
+    "user": {"name": V, "domain": V},
+    "process": {**_PROC, "parent": _PROC},
+    "source": {"ip": V, "port": V, "bytes": V},
+    "destination": {"ip": V, "port": V, "bytes": V, "domain": V},
+    "network": {"transport": V, "protocol": V, "direction": V},
+    "dns": {
+        "question": {"name": V, "type": V},
+        "resolved_ip": V,
+        "response_code": V,
+        "answers": V,
+        "Ext": {"status": V},
+    },
+    "url": {"original": V, "full": V, "domain": V},
+    "http": {"request": {"method": V}, "response": {"status_code": V}},
+    "user_agent": {"original": V},
+    "file": {"path": V, "name": V, "extension": V, "hash": {"sha256": V}},
+    "ecs": {"version": V},
+    "data_stream": {"dataset": V},
+}
+
+
+def _has(field: str, value: str) -> str:
+    """ECS keyword-or-array field contains ``value``."""
+    return f"regexp_matches(coalesce({field}, ''), '(^|\")' || '{value}' || '(\"|$)')"
+
+
+ROUTE = f"""CASE
+    WHEN {_has("s.event.category", "process")}
+         AND ({_has("s.event.type", "start")} OR s.event.action IN ('start', 'exec'))
+         THEN 'process'
+    WHEN {_has("s.event.category", "network")} AND s.dns.question.name IS NOT NULL
+         THEN 'dns'
+    WHEN {_has("s.event.category", "network")} AND s.destination.ip IS NOT NULL
+         THEN 'connection'
+    WHEN {_has("s.event.category", "file")} AND s.file.path IS NOT NULL THEN 'file'
+    END"""
+
+LABEL = """coalesce(s.data_stream.dataset, s.event.dataset, 'ecs') || ':'
+    || coalesce(s.event.action, s.event.category, '?')"""
+
+COMMON: dict[str, str] = {
+    "event_action": "s.event.action",
+    "event_code": "s.event.code",
+    "event_outcome": "s.event.outcome",
+    "event_id": "s.event.id",
+    "host_name": "coalesce(s.host.name, s.host.hostname)",
+    "host_id": "coalesce(s.host.id, s.agent.id)",
+    "user_name": "s.user.name",
+    "user_domain": "s.user.domain",
+    "process_entity_id": "s.process.entity_id",
+    "process_pid": "s.process.pid",
+    "process_executable": "s.process.executable",
+    "process_name": "coalesce(s.process.name, rh_basename(s.process.executable))",
+    "process_command_line": "s.process.command_line",
+    "process_parent_entity_id": "s.process.parent.entity_id",
+    "process_parent_pid": "s.process.parent.pid",
+    "process_parent_executable": "s.process.parent.executable",
+    "process_parent_name": "coalesce(s.process.parent.name, "
+    "rh_basename(s.process.parent.executable))",
+    "process_parent_command_line": "s.process.parent.command_line",
+}
+
+MAPPING = RecordMapping(
+    struct=STRUCT,
+    route=ROUTE,
+    label=LABEL,
+    timestamp='rh_ts(s."@timestamp")',
+    unwrap="$._source",
+    columns={
+        "process": {
+            **COMMON,
+            "process_start": "rh_ts(s.process.start)",
+            "process_hash_sha256": "s.process.hash.sha256",
+            "process_working_directory": "s.process.working_directory",
+            "process_integrity_level": "s.process.Ext.token.integrity_level_name",
+        },
+        "dns": {
+            **COMMON,
+            "dns_question_name": "rh_host(s.dns.question.name)",
+            "dns_question_type": "s.dns.question.type",
+            "dns_response_code": "coalesce(s.dns.response_code, s.dns.Ext.status)",
+            "dns_resolved_ip": "rh_str_list(s.dns.resolved_ip, ',')",
+            "dns_answers": "s.dns.answers",
+            "source_ip": "s.source.ip",
+            "source_port": "s.source.port",
+            "destination_ip": "s.destination.ip",
+            "destination_port": "s.destination.port",
+            "network_transport": "s.network.transport",
+        },
+        "connection": {
+            **COMMON,
+            "source_ip": "s.source.ip",
+            "source_port": "s.source.port",
+            "destination_ip": "s.destination.ip",
+            "destination_port": "s.destination.port",
+            "destination_domain": "rh_host(coalesce(s.destination.domain, s.url.domain))",
+            "destination_domain_origin": """CASE
+                WHEN s.destination.domain IS NOT NULL THEN 'record'
+                WHEN s.url.domain IS NOT NULL THEN 'url' END""",
+            "network_transport": "s.network.transport",
+            "network_protocol": "s.network.protocol",
+            "network_direction": "s.network.direction",
+            "source_bytes": "s.source.bytes",
+            "destination_bytes": "s.destination.bytes",
+            "event_duration": "s.event.duration",
+            "url_original": "coalesce(s.url.original, s.url.full)",
+            "http_request_method": "s.http.request.method",
+            "http_response_status_code": "s.http.response.status_code",
+            "user_agent_original": "s.user_agent.original",
+        },
+        "file": {
+            **COMMON,
+            "file_path": "s.file.path",
+            "file_name": "coalesce(s.file.name, rh_basename(s.file.path))",
+            "file_extension": "lower(coalesce(s.file.extension, rh_ext(s.file.path)))",
+            "file_hash_sha256": "s.file.hash.sha256",
+        },
+    },
+)
+
+
+class EcsSource:
+    """Elastic Defend / Endpoint ECS events."""
+
+    name = "ecs.ndjson"
+    description = "Elastic Defend / Endpoint events in ECS (NDJSON or Elasticsearch export)"
+
+    def sniff(self, head: Head) -> bool:
+        doc = head.first_json
+        if doc is None:
+            return False
+        if isinstance(doc.get("_source"), dict):
+            doc = doc["_source"]
+        elif isinstance(doc.get("hits"), dict):
+            return '"_source"' in head.text and '"@timestamp"' in head.text
+        if "@timestamp" not in doc:
+            return False
+        event = doc.get("event")
+        return (isinstance(event, dict) and ("category" in event or "kind" in event)) or (
+            "ecs" in doc and isinstance(doc.get("host"), dict)
+        )
+
+    def read(self, ctx: IngestContext) -> None:
+        read_json(ctx, MAPPING, wrapper_keys=("hits", "events", "data"))

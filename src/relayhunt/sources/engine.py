@@ -1,0 +1,342 @@
+"""Turn raw records into normalized rows with one declarative mapping per format.
+
+A reader describes its format as a :class:`RecordMapping`: how to parse a record into a
+DuckDB struct ``s``, which table a record belongs to, its time, and one SQL expression per
+column. This module runs that description over Arrow chunks in DuckDB, so no Python code
+touches individual records, and it reports every rejected record with its location:
+
+* a record that is not a JSON object -> ``invalid_json``;
+* a record bound for a table whose time cannot be read -> ``missing_timestamp``;
+* a field that cannot be cast to its column type -> ``bad_field_type`` (row kept);
+* a record of a type relayhunt does not use -> counted in ``ingest_skipped``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from relayhunt import model
+from relayhunt.sources.base import IngestContext
+from relayhunt.sources.lines import iter_line_tables
+
+CHUNK_SCHEMA = pa.schema(
+    [
+        ("idx", pa.int64()),
+        ("line_no", pa.int64()),
+        ("record_no", pa.int64()),
+        ("off", pa.int64()),
+        ("j", pa.large_string()),
+    ]
+)
+
+DEFAULT_DOCUMENT_LIMIT = 512 * 1024 * 1024
+WRAPPER_KEYS = ("Records", "records", "events", "results", "value", "data", "hits")
+
+
+@dataclass(frozen=True)
+class RecordMapping:
+    """How one format's records become normalized rows.
+
+    All SQL is evaluated over the parsed record ``s`` (a struct).
+
+    ``struct``: for JSON records, the ``json_transform`` structure (field -> type or nested
+    dict); declare leaves as ``VARCHAR`` so that wrong types are caught by the engine
+    rather than turned into NULL silently. ``None`` when the caller supplies ``s``.
+    ``route``: SQL giving the target table name (``'process'`` ...) or NULL to skip.
+    ``label``: SQL naming the record's event type, for counting skipped records.
+    ``timestamp``: SQL giving the UTC ``TIMESTAMP`` of the record.
+    ``columns``: table -> column -> SQL expression. The engine casts each expression to
+    the column's type with ``TRY_CAST`` and reports values that do not cast.
+    """
+
+    struct: Mapping[str, Any] | None
+    route: str
+    label: str
+    timestamp: str
+    columns: Mapping[str, Mapping[str, str]]
+    prelude: str = ""
+    """Optional extra select-list over ``s`` (e.g. ``'lower(s.a) AS a_l'``); the names it
+    defines can be used by ``columns`` and ``checks`` expressions."""
+    unwrap: str | None = None
+    """JSON path of an envelope to parse instead of the record when present
+    (e.g. ``'$._source'`` for Elasticsearch exports)."""
+    checks: Mapping[str, str] = field(default_factory=dict)
+    """Extra per-record warnings: message SQL keyed by a short name; evaluated over
+    routed rows, a non-NULL result becomes a ``bad_field_type`` warning."""
+
+    def __post_init__(self) -> None:
+        for table, cols in self.columns.items():
+            if table not in model.TABLES:
+                raise ValueError(f"mapping targets unknown table {table!r}")
+            known = {c.name for c in model.TABLES[table]}
+            unknown = set(cols) - known
+            if unknown:
+                raise ValueError(f"mapping for {table!r} has unknown columns {sorted(unknown)}")
+
+
+def load_json_chunk(ctx: IngestContext, chunk: pa.Table, mapping: RecordMapping) -> None:
+    """Parse a chunk ``(idx, line_no, record_no, off, j)`` of JSON records and load it."""
+    assert mapping.struct is not None
+    spec = json.dumps(mapping.struct).replace("'", "''")
+    doc = "j"
+    if mapping.unwrap:
+        path = mapping.unwrap.replace("'", "''")
+        doc = f"coalesce(TRY(json_extract(j, '{path}')), j)"
+    parse = (
+        "SELECT idx, line_no, record_no, off, "
+        f"CASE WHEN starts_with(ltrim(j), '{{') THEN TRY(json_transform({doc}, '{spec}')) END "
+        "AS s FROM _rh_chunk"
+    )
+    con = ctx.store.con
+    con.register("_rh_chunk", _conform(chunk))
+    try:
+        _apply(ctx, parse, mapping)
+        con.execute(
+            """INSERT INTO ingest_issues
+               SELECT ?, ?, c.line_no, c.record_no, c.off, 'error', 'invalid_json',
+                      CASE WHEN json_valid(c.j) THEN 'valid JSON but not an object'
+                           WHEN c.line_no IS NOT NULL AND c.j NOT LIKE '%\n'
+                           THEN 'not valid JSON (last line of the file, unterminated: '
+                                || 'the file looks truncated)'
+                           ELSE 'not valid JSON' END,
+                      rh_excerpt(c.j)
+               FROM _rh_parsed p JOIN _rh_chunk c USING (idx) WHERE p.s IS NULL""",
+            [ctx.file.display, ctx.fmt],
+        )
+    finally:
+        con.unregister("_rh_chunk")
+
+
+def load_struct_relation(ctx: IngestContext, relation_sql: str, mapping: RecordMapping) -> None:
+    """Load from SQL yielding ``(idx, line_no, record_no, off, s)`` with ``s`` a struct."""
+    _apply(ctx, relation_sql, mapping)
+
+
+def _conform(chunk: pa.Table) -> pa.Table:
+    """Give a chunk all of CHUNK_SCHEMA's columns, in order."""
+    n = chunk.num_rows
+    cols = []
+    for fld in CHUNK_SCHEMA:
+        if fld.name in chunk.column_names:
+            cols.append(chunk.column(fld.name).cast(fld.type))
+        else:
+            cols.append(pa.nulls(n, fld.type))
+    return pa.Table.from_arrays(cols, schema=CHUNK_SCHEMA)
+
+
+def _apply(ctx: IngestContext, parse_sql: str, mapping: RecordMapping) -> None:
+    con = ctx.store.con
+    extra = f", {mapping.prelude}" if mapping.prelude else ""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _rh_parsed AS
+            SELECT idx, line_no, record_no, off, s,
+                   CASE WHEN s IS NOT NULL THEN ({mapping.route}) END AS _table,
+                   CASE WHEN s IS NOT NULL THEN CAST(({mapping.label}) AS VARCHAR) END
+                       AS _label,
+                   CASE WHEN s IS NOT NULL THEN ({mapping.timestamp}) END AS _ts
+                   {extra}
+            FROM ({parse_sql})"""
+    )
+    params = [ctx.file.display, ctx.fmt]
+    for table, cols in mapping.columns.items():
+        _insert_table(ctx, table, cols, mapping)
+    con.execute(
+        """INSERT INTO ingest_issues
+           SELECT ?, ?, line_no, record_no, off, 'error', 'missing_timestamp',
+                  'record of type ' || coalesce(_label, '?') || ' bound for table '
+                  || _table || ' has no readable timestamp; rejected', NULL
+           FROM _rh_parsed WHERE _table IS NOT NULL AND _ts IS NULL""",
+        params,
+    )
+    for label, n in con.execute(
+        "SELECT coalesce(_label, '(none)'), count(*) FROM _rh_parsed "
+        "WHERE s IS NOT NULL AND _table IS NULL GROUP BY ALL"
+    ).fetchall():
+        ctx.skipped[str(label)] += int(n)
+    unknown = con.execute(
+        "SELECT DISTINCT _table FROM _rh_parsed WHERE _table IS NOT NULL"
+    ).fetchall()
+    for (name,) in unknown:
+        if name not in mapping.columns:
+            raise ValueError(f"route produced table {name!r} with no column mapping")
+
+
+def _insert_table(
+    ctx: IngestContext, table: str, cols: Mapping[str, str], mapping: RecordMapping
+) -> None:
+    con = ctx.store.con
+    types = {c.name: c.sql_type for c in model.TABLES[table]}
+    names: list[str] = ["timestamp", "log_format", "log_file_path", "log_line", "log_record"]
+    exprs: list[str] = ["_ts", "?", "?", "line_no", "record_no"]
+    checks: list[str] = []
+    for name, expr in cols.items():
+        if name in names:
+            continue
+        names.append(name)
+        exprs.append(f"TRY_CAST(({expr}) AS {types[name]})")
+        if types[name] in ("BIGINT", "INTEGER"):
+            checks.append(
+                f"CASE WHEN ({expr}) IS NOT NULL AND TRY_CAST(({expr}) AS {types[name]}) "
+                f"IS NULL THEN '{name}=' || left(CAST(({expr}) AS VARCHAR), 60) END"
+            )
+    for msg in mapping.checks.values():
+        checks.append(f"({msg})")
+    where = f"_table = '{table}' AND _ts IS NOT NULL"
+    con.execute(
+        f"INSERT INTO {table} ({', '.join(names)}) SELECT {', '.join(exprs)} "
+        f"FROM _rh_parsed WHERE {where}",
+        [ctx.fmt, ctx.file.display],
+    )
+    if checks:
+        con.execute(
+            f"""INSERT INTO ingest_issues
+                SELECT ?, ?, line_no, record_no, off, 'warning', 'bad_field_type',
+                       'field(s) not readable, stored as NULL: ' || msg, NULL
+                FROM (SELECT line_no, record_no, off,
+                             concat_ws('; ', {", ".join(checks)}) AS msg
+                      FROM _rh_parsed WHERE {where})
+                WHERE msg <> ''""",
+            [ctx.file.display, ctx.fmt],
+        )
+
+
+# -- JSON inputs --------------------------------------------------------------------------
+
+
+def read_json(
+    ctx: IngestContext,
+    mapping: RecordMapping,
+    *,
+    wrapper_keys: Iterable[str] = WRAPPER_KEYS,
+    document_limit: int = DEFAULT_DOCUMENT_LIMIT,
+) -> None:
+    """Read NDJSON (fast path, line numbers) or a JSON document (array / wrapper object)."""
+    head = ctx.head
+    if head is not None and head.json_layout == "ndjson" and _first_line_is_object(head.text):
+        with ctx.file.open() as stream:
+            for chunk in iter_line_tables(stream, ctx):
+                load_json_chunk(ctx, chunk, mapping)
+        return
+    for chunk in iter_document_records(ctx, wrapper_keys, document_limit):
+        load_json_chunk(ctx, chunk, mapping)
+
+
+def _first_line_is_object(text: str) -> bool:
+    line = text.lstrip().split("\n", 1)[0].strip()
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
+
+
+def iter_document_records(
+    ctx: IngestContext, wrapper_keys: Iterable[str], document_limit: int
+) -> Iterator[pa.Table]:
+    """Records of a JSON document: a top-level array, a wrapper object holding one
+    (``{"Records": [...]}``), a single object, or concatenated / pretty-printed objects.
+
+    The document is parsed with Python's json module (bounded by ``document_limit``);
+    each record is re-serialized so the same mapping applies. A document that breaks off
+    yields the records before the break plus a located issue.
+    """
+    size = ctx.file.size if not ctx.file.compressed else None
+    if size is not None and size > document_limit:
+        ctx.issue(
+            "document_too_large",
+            f"a single JSON document of {size} bytes exceeds {document_limit} bytes; "
+            "convert it to NDJSON (e.g. jq -c '.[]') to read it as a stream",
+        )
+        return
+    with ctx.file.open() as stream:
+        try:
+            raw = stream.read(document_limit + 1)
+        except Exception as exc:  # GzipTruncated: keep what was decompressed
+            raw = getattr(stream, "salvaged", b"")
+            ctx.issue(
+                "truncated_gzip",
+                f"gzip stream damaged after {len(raw)} decompressed bytes ({exc}); "
+                "records before that point were read",
+                offset=len(raw),
+            )
+    ctx.bytes_read += len(raw)
+    if len(raw) > document_limit:
+        ctx.issue(
+            "document_too_large",
+            f"a single JSON document larger than {document_limit} bytes; convert it to "
+            "NDJSON (e.g. jq -c '.[]') to read it as a stream",
+        )
+        return
+    text = raw.decode("utf-8", "replace").lstrip("\ufeff")
+    records, error = _decode_records(text, tuple(wrapper_keys))
+    ctx.records_seen += len(records)
+    if error is not None:
+        pos, msg = error
+        ctx.issue(
+            "truncated_file" if pos >= len(text.rstrip()) - 1 else "invalid_json",
+            f"JSON document unreadable from character {pos}: {msg}; "
+            f"{len(records)} records before it were read",
+            record=len(records) + 1,
+            offset=len(text[:pos].encode("utf-8")),
+            excerpt=text[pos : pos + 200],
+        )
+    for start in range(0, len(records), 65_536):
+        part = records[start : start + 65_536]
+        yield pa.table(
+            {
+                "idx": pa.array(range(len(part)), type=pa.int64()),
+                "record_no": pa.array(range(start + 1, start + 1 + len(part)), type=pa.int64()),
+                "j": pa.array(part, type=pa.large_string()),
+            }
+        )
+
+
+def _decode_records(
+    text: str, wrapper_keys: tuple[str, ...]
+) -> tuple[list[str], tuple[int, str] | None]:
+    """Split a document into serialized records; on damage, the records before it."""
+    decoder = json.JSONDecoder()
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        doc = None
+    if doc is not None:
+        items = _unwrap(doc, wrapper_keys)
+        return [json.dumps(x) for x in items], None
+    # Damaged or concatenated: walk value by value, descending into one top-level array.
+    out: list[str] = []
+    pos = len(text) - len(text.lstrip())
+    in_array = text[pos : pos + 1] == "["
+    if in_array:
+        pos += 1
+    while True:
+        while pos < len(text) and text[pos] in " \t\r\n,":
+            pos += 1
+        if pos >= len(text) or (in_array and text[pos] == "]"):
+            return out, None
+        try:
+            obj, end = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as exc:
+            return out, (exc.pos, exc.msg)
+        out.extend(json.dumps(x) for x in _unwrap(obj, wrapper_keys))
+        pos = end
+
+
+def _unwrap(doc: Any, wrapper_keys: tuple[str, ...]) -> list[Any]:
+    if isinstance(doc, list):
+        return doc
+    if isinstance(doc, dict):
+        for key in wrapper_keys:
+            inner = doc.get(key)
+            if isinstance(inner, list):
+                return inner
+            if isinstance(inner, dict) and any(
+                isinstance(inner.get(k), list) for k in wrapper_keys
+            ):
+                return _unwrap(inner, wrapper_keys)  # {"hits": {"hits": [...]}}
+        return [doc]
+    return [doc]
