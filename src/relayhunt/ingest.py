@@ -112,8 +112,18 @@ def ingest(
         for inp in iter_paths(paths, store, stack):
             t0 = time.perf_counter()
             result.files += 1
-            head = Head(inp.display, inp.head())
+            head_bytes, damage = inp.head()
+            head = Head(inp.display, head_bytes)
             reader = sniff(head, readers) if head.data else None
+            if damage is not None and reader is None:
+                store.add_issue(
+                    file=inp.display,
+                    fmt=None,
+                    reason_code="truncated_gzip",
+                    reason=f"gzip stream damaged after {damage.offset} decompressed bytes "
+                    f"({damage.detail}); too little was readable to recognise the format",
+                    offset=damage.offset,
+                )
             fmt = reader.name if reader else None
             ctx = IngestContext(
                 store=store,

@@ -277,3 +277,25 @@ def arrow_schema(table: str) -> pa.Schema:
 def all_tables() -> dict[str, tuple[Column, ...]]:
     """Event tables followed by meta tables."""
     return {**TABLES, **META_TABLES}
+
+
+def schema_markdown() -> str:
+    """The column tables of docs/schema.md (kept in sync by a test)."""
+    out: list[str] = []
+    for name, cols in all_tables().items():
+        out.append(f"### `{name}`\n")
+        out.append("| column | type | ECS field | meaning |")
+        out.append("|---|---|---|---|")
+        for c in cols:
+            out.append(f"| `{c.name}` | {c.sql_type} | `{c.ecs}` | {c.doc} |")
+        out.append("")
+    out.append("### Issue reason codes\n")
+    out.append("| reason_code | meaning |")
+    out.append("|---|---|")
+    for code, doc in REASON_CODES.items():
+        out.append(f"| `{code}` | {doc} |")
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(schema_markdown(), end="")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import shutil
 import tempfile
@@ -63,16 +62,17 @@ class InputFile:
             with self.path.open("rb") as fh:
                 yield fh
             return
-        with gzip.open(self.path, "rb") as raw:
+        with self.path.open("rb") as raw:
             yield _SafeGzip(raw)
 
-    def head(self, n: int = HEAD_BYTES) -> bytes:
-        """First ``n`` decompressed bytes (a damaged gzip gives what could be read)."""
+    def head(self, n: int = HEAD_BYTES) -> tuple[bytes, GzipTruncated | None]:
+        """First ``n`` decompressed bytes, and the damage met on the way if any (a damaged
+        gzip gives what could be read)."""
         with self.open() as fh:
             try:
-                return fh.read(n)
-            except GzipTruncated:
-                return getattr(fh, "salvaged", b"")
+                return fh.read(n), None
+            except GzipTruncated as exc:
+                return getattr(fh, "salvaged", b""), exc
 
     @contextmanager
     def plain_path(self, on_truncated: Any = None) -> Iterator[Path]:
@@ -97,36 +97,60 @@ class InputFile:
 
 
 class _SafeGzip:
-    """Wrap a gzip stream so every form of damage surfaces as :class:`GzipTruncated`.
+    """Streaming gzip decompression that keeps everything before damage.
 
-    ``salvaged`` holds the bytes decompressed by the failing ``read`` call (gzip returns
-    nothing on error, so reads are made in small steps near the failure).
+    ``gzip.GzipFile`` discards what a failing ``read`` had decompressed; this decoder feeds
+    zlib 64 KiB of compressed input at a time, so at most that much is lost. Multi-member
+    files (concatenated gzip, as ``cat a.gz b.gz`` makes) are read member after member.
+    Damage surfaces as :class:`GzipTruncated`; ``salvaged`` holds the data decoded by the
+    failing call.
     """
 
     def __init__(self, raw: ByteStream) -> None:
         self._raw = raw
+        self._dec = zlib.decompressobj(wbits=31)
+        self._buf = bytearray()
+        self._done = False
+        self._started = False
         self.offset = 0
         self.salvaged = b""
 
-    def read(self, n: int = -1) -> bytes:
-        parts: list[bytes] = []
+    def _fill(self) -> None:
+        piece = self._raw.read(64 * 1024)
+        if not piece:
+            if self._dec.eof or not self._started:
+                self._done = True
+                return
+            raise GzipTruncated(
+                self.offset + len(self._buf),
+                "compressed stream ended before the end-of-stream marker",
+            )
+        data = self._dec.unused_data + piece if self._dec.eof else piece
+        if self._dec.eof:
+            if not data.lstrip(b"\x00"):
+                return  # trailing padding after the last member
+            self._dec = zlib.decompressobj(wbits=31)
+        self._started = True
+        try:
+            self._buf += self._dec.decompress(data)
+        except zlib.error as exc:
+            raise GzipTruncated(self.offset + len(self._buf), f"corrupt data: {exc}") from None
+
+    def read(self, n: int = -1, /) -> bytes:
         want = n if n >= 0 else 1 << 62
-        step = min(want, 1 << 20)
-        got = 0
-        while got < want:
-            try:
-                piece = self._raw.read(min(step, want - got))
-            except (EOFError, OSError, zlib.error) as exc:
-                self.salvaged = b"".join(parts)
-                self.offset += len(self.salvaged)
-                raise GzipTruncated(self.offset, f"{type(exc).__name__}: {exc}") from None
-            if not piece:
-                break
-            parts.append(piece)
-            got += len(piece)
-        data = b"".join(parts)
-        self.offset += len(data)
-        return data
+        try:
+            while len(self._buf) < want and not self._done:
+                self._fill()
+        except GzipTruncated:
+            self.salvaged = bytes(self._buf)
+            self.offset += len(self._buf)
+            self._buf.clear()
+            self._done = True
+            raise
+        out = bytes(self._buf[:want])
+        del self._buf[:want]
+        self.offset += len(out)
+        return out
 
     def readable(self) -> bool:
         return True

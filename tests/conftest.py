@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from relayhunt.ingest import ingest
+from relayhunt.store import Store
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture
+def fixtures() -> Path:
+    return FIXTURES
+
+
+@pytest.fixture
+def store() -> Iterator[Store]:
+    with Store() as s:
+        yield s
+
+
+def load(*paths: Path | str, **kwargs: Any) -> Store:
+    """Ingest into a fresh in-memory store (caller closes it)."""
+    s = Store()
+    ingest([str(p) for p in paths], s, **kwargs)
+    s.flush_issues()
+    return s
+
+
+def rows(store: Store, sql: str, *params: Any) -> list[dict[str, Any]]:
+    cur = store.con.execute(sql, list(params))
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
