@@ -105,7 +105,7 @@ def load_json_chunk(ctx: IngestContext, chunk: pa.Table, mapping: RecordMapping)
                                 || 'the file looks truncated)'
                            ELSE 'not valid JSON' END,
                       rh_excerpt(c.j)
-               FROM _rh_parsed p JOIN _rh_chunk c USING (idx) WHERE p.s IS NULL""",
+               FROM _rh_flat p JOIN _rh_chunk c USING (idx) WHERE p._bad""",
             [ctx.file.display, ctx.fmt],
         )
     finally:
@@ -130,79 +130,91 @@ def _conform(chunk: pa.Table) -> pa.Table:
 
 
 def _apply(ctx: IngestContext, parse_sql: str, mapping: RecordMapping) -> None:
+    """One pass over the chunk: parse, route and project every column (flat and typed)
+    into ``_rh_flat``; then cheap per-table inserts and issue queries over it.
+
+    Reading struct fields back out of a materialized struct column costs more than the
+    projection itself, so the struct never leaves the pipeline.
+    """
     con = ctx.store.con
     extra = f", {mapping.prelude}" if mapping.prelude else ""
+    projected: list[str] = []
+    flat_names: dict[str, list[str]] = {}
+    checks_by_table: dict[str, list[str]] = {}
+    for table, cols in mapping.columns.items():
+        types = {c.name: c.sql_type for c in model.TABLES[table]}
+        names = flat_names.setdefault(table, [])
+        checks: list[str] = []
+        for name, expr in cols.items():
+            if name in ("timestamp", "log_format", "log_file_path", "log_line", "log_record"):
+                continue
+            alias = f"{table}__{name}"
+            projected.append(
+                f"CASE WHEN _table = '{table}' THEN TRY_CAST(({expr}) AS {types[name]}) END "
+                f"AS {alias}"
+            )
+            names.append(name)
+            if types[name] in ("BIGINT", "INTEGER"):
+                checks.append(
+                    f"CASE WHEN ({expr}) IS NOT NULL AND TRY_CAST(({expr}) AS {types[name]}) "
+                    f"IS NULL THEN '{name}=' || left(CAST(({expr}) AS VARCHAR), 60) END"
+                )
+        checks.extend(f"({msg})" for msg in mapping.checks.values())
+        checks_by_table[table] = checks
+    msg_cases = " ".join(
+        f"WHEN '{t}' THEN concat_ws('; ', {', '.join(c)})" for t, c in checks_by_table.items() if c
+    )
+    msg = f"CASE _table {msg_cases} END" if msg_cases else "NULL"
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _rh_parsed AS
-            SELECT idx, line_no, record_no, off, s,
-                   CASE WHEN s IS NOT NULL THEN ({mapping.route}) END AS _table,
-                   CASE WHEN s IS NOT NULL THEN CAST(({mapping.label}) AS VARCHAR) END
-                       AS _label,
-                   CASE WHEN s IS NOT NULL THEN ({mapping.timestamp}) END AS _ts
-                   {extra}
-            FROM ({parse_sql})"""
+        f"""CREATE OR REPLACE TEMP TABLE _rh_flat AS
+            SELECT idx, line_no, record_no, off, s IS NULL AS _bad, _table, _label, _ts,
+                   CASE WHEN _table IS NOT NULL AND _ts IS NOT NULL THEN {msg} END AS _msg
+                   {", " + ", ".join(projected) if projected else ""}
+            FROM (
+              SELECT *,
+                     CASE WHEN s IS NOT NULL THEN ({mapping.route}) END AS _table,
+                     CASE WHEN s IS NOT NULL THEN CAST(({mapping.label}) AS VARCHAR) END
+                         AS _label,
+                     CASE WHEN s IS NOT NULL THEN ({mapping.timestamp}) END AS _ts
+                     {extra}
+              FROM ({parse_sql}))"""
     )
     params = [ctx.file.display, ctx.fmt]
-    for table, cols in mapping.columns.items():
-        _insert_table(ctx, table, cols, mapping)
+    for table, names in flat_names.items():
+        cols_sql = ", ".join(names)
+        sel_sql = ", ".join(f"{table}__{n}" for n in names)
+        con.execute(
+            f"INSERT INTO {table} (timestamp, log_format, log_file_path, log_line, log_record"
+            f"{', ' + cols_sql if names else ''}) "
+            f"SELECT _ts, ?, ?, line_no, record_no{', ' + sel_sql if names else ''} "
+            f"FROM _rh_flat WHERE _table = '{table}' AND _ts IS NOT NULL",
+            [ctx.fmt, ctx.file.display],
+        )
+    con.execute(
+        """INSERT INTO ingest_issues
+           SELECT ?, ?, line_no, record_no, off, 'warning', 'bad_field_type',
+                  'field(s) not readable, stored as NULL: ' || _msg, NULL
+           FROM _rh_flat WHERE _msg IS NOT NULL AND _msg <> ''""",
+        params,
+    )
     con.execute(
         """INSERT INTO ingest_issues
            SELECT ?, ?, line_no, record_no, off, 'error', 'missing_timestamp',
                   'record of type ' || coalesce(_label, '?') || ' bound for table '
                   || _table || ' has no readable timestamp; rejected', NULL
-           FROM _rh_parsed WHERE _table IS NOT NULL AND _ts IS NULL""",
+           FROM _rh_flat WHERE _table IS NOT NULL AND _ts IS NULL""",
         params,
     )
     for label, n in con.execute(
-        "SELECT coalesce(_label, '(none)'), count(*) FROM _rh_parsed "
-        "WHERE s IS NOT NULL AND _table IS NULL GROUP BY ALL"
+        "SELECT coalesce(_label, '(none)'), count(*) FROM _rh_flat "
+        "WHERE NOT _bad AND _table IS NULL GROUP BY ALL"
     ).fetchall():
         ctx.skipped[str(label)] += int(n)
-    unknown = con.execute(
-        "SELECT DISTINCT _table FROM _rh_parsed WHERE _table IS NOT NULL"
-    ).fetchall()
-    for (name,) in unknown:
+    for (name,) in con.execute(
+        "SELECT DISTINCT _table FROM _rh_flat WHERE _table IS NOT NULL"
+    ).fetchall():
         if name not in mapping.columns:
             raise ValueError(f"route produced table {name!r} with no column mapping")
-
-
-def _insert_table(
-    ctx: IngestContext, table: str, cols: Mapping[str, str], mapping: RecordMapping
-) -> None:
-    con = ctx.store.con
-    types = {c.name: c.sql_type for c in model.TABLES[table]}
-    names: list[str] = ["timestamp", "log_format", "log_file_path", "log_line", "log_record"]
-    exprs: list[str] = ["_ts", "?", "?", "line_no", "record_no"]
-    checks: list[str] = []
-    for name, expr in cols.items():
-        if name in names:
-            continue
-        names.append(name)
-        exprs.append(f"TRY_CAST(({expr}) AS {types[name]})")
-        if types[name] in ("BIGINT", "INTEGER"):
-            checks.append(
-                f"CASE WHEN ({expr}) IS NOT NULL AND TRY_CAST(({expr}) AS {types[name]}) "
-                f"IS NULL THEN '{name}=' || left(CAST(({expr}) AS VARCHAR), 60) END"
-            )
-    for msg in mapping.checks.values():
-        checks.append(f"({msg})")
-    where = f"_table = '{table}' AND _ts IS NOT NULL"
-    con.execute(
-        f"INSERT INTO {table} ({', '.join(names)}) SELECT {', '.join(exprs)} "
-        f"FROM _rh_parsed WHERE {where}",
-        [ctx.fmt, ctx.file.display],
-    )
-    if checks:
-        con.execute(
-            f"""INSERT INTO ingest_issues
-                SELECT ?, ?, line_no, record_no, off, 'warning', 'bad_field_type',
-                       'field(s) not readable, stored as NULL: ' || msg, NULL
-                FROM (SELECT line_no, record_no, off,
-                             concat_ws('; ', {", ".join(checks)}) AS msg
-                      FROM _rh_parsed WHERE {where})
-                WHERE msg <> ''""",
-            [ctx.file.display, ctx.fmt],
-        )
 
 
 # -- JSON inputs --------------------------------------------------------------------------
