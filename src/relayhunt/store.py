@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,7 @@ class Store:
         for name, cols in model.all_tables().items():
             self.con.execute(model.ddl(name, cols))
         self._pending_issues: list[dict[str, Any]] = []
+        self._issues_lock = threading.Lock()
 
     # -- ingest bookkeeping -------------------------------------------------------------
     def add_issue(
@@ -121,20 +123,23 @@ class Store:
         """Queue one issue (flushed in batches)."""
         if reason_code not in model.REASON_CODES:
             raise ValueError(f"unknown reason code {reason_code!r}")
-        self._pending_issues.append(
-            {
-                "log_file_path": file,
-                "log_format": fmt,
-                "log_line": line,
-                "log_record": record,
-                "log_offset": offset,
-                "severity": severity,
-                "reason_code": reason_code,
-                "reason": reason,
-                "excerpt": excerpt(excerpt_text),
-            }
-        )
-        if len(self._pending_issues) >= 10_000:
+        row = {
+            "log_file_path": file,
+            "log_format": fmt,
+            "log_line": line,
+            "log_record": record,
+            "log_offset": offset,
+            "severity": severity,
+            "reason_code": reason_code,
+            "reason": reason,
+            "excerpt": excerpt(excerpt_text),
+        }
+        with self._issues_lock:
+            self._pending_issues.append(row)
+        # Readers may report from a prefetch thread: only the main thread writes to DuckDB.
+        if len(self._pending_issues) >= 10_000 and threading.current_thread() is (
+            threading.main_thread()
+        ):
             self.flush_issues()
 
     def flush_issues(self) -> None:

@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from relayhunt import model
 from relayhunt.sources.base import IngestContext
-from relayhunt.sources.lines import iter_line_tables
+from relayhunt.sources.lines import iter_line_tables, prefetch
 
 CHUNK_SCHEMA = pa.schema(
     [
@@ -231,8 +231,9 @@ def read_json(
     head = ctx.head
     if head is not None and head.json_layout == "ndjson" and _first_line_is_object(head.text):
         with ctx.file.open() as stream:
-            for chunk in iter_line_tables(stream, ctx):
+            for chunk in prefetch(iter_line_tables(stream, ctx)):
                 load_json_chunk(ctx, chunk, mapping)
+                ctx.store.flush_issues()
         return
     for chunk in iter_document_records(ctx, wrapper_keys, document_limit):
         load_json_chunk(ctx, chunk, mapping)

@@ -7,6 +7,8 @@ blocks that hold invalid UTF-8 or over-long lines.
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterator
 
 import numpy as np
@@ -15,7 +17,7 @@ import pyarrow as pa
 from relayhunt.sources.base import ByteStream, GzipTruncated, IngestContext
 
 BLOCK_BYTES = 32 * 1024 * 1024
-BATCH_ROWS = 65_536
+BATCH_ROWS = 8192
 LINE_SCHEMA = pa.schema(
     [
         ("idx", pa.int64()),
@@ -189,3 +191,44 @@ def _rebatch(table: pa.Table) -> pa.Table:
     if table.num_rows <= BATCH_ROWS:
         return table
     return pa.Table.from_batches(table.to_batches(max_chunksize=BATCH_ROWS))
+
+
+def prefetch(items: Iterator[pa.Table], depth: int = 2) -> Iterator[pa.Table]:
+    """Run ``items`` in a background thread, ``depth`` chunks ahead.
+
+    Reading, decompressing and splitting (zlib and numpy release the GIL) then overlaps
+    with DuckDB parsing the previous chunk. Exceptions are re-raised in the caller.
+    """
+    q: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put(("item", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(("done", None))
+        except BaseException as exc:  # handed to the consumer
+            q.put(("error", exc))
+
+    worker = threading.Thread(target=produce, name="relayhunt-read", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = q.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                assert isinstance(value, BaseException)
+                raise value
+            assert isinstance(value, pa.Table)
+            yield value
+    finally:
+        stop.set()
+        worker.join()
