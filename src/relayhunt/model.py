@@ -28,6 +28,10 @@ class Column:
     doc: str
 
     @property
+    def ddl_type(self) -> str:
+        return EVIDENCE_SQL_TYPE if self.sql_type == "EVIDENCE[]" else self.sql_type
+
+    @property
     def arrow_type(self) -> pa.DataType:
         return _ARROW_TYPES[self.sql_type]
 
@@ -240,6 +244,143 @@ META_TABLES: Final[dict[str, tuple[Column, ...]]] = {
 }
 
 _ARROW_TYPES["DOUBLE"] = pa.float64()
+_ARROW_TYPES["EVIDENCE[]"] = pa.list_(
+    pa.struct(
+        [
+            ("log_format", pa.string()),
+            ("log_file_path", pa.string()),
+            ("log_line", pa.int64()),
+            ("log_record", pa.int64()),
+            ("timestamp", pa.timestamp("us")),
+            ("event_kind", pa.string()),
+        ]
+    )
+)
+
+EVIDENCE_SQL_TYPE: Final[str] = (
+    "STRUCT(log_format VARCHAR, log_file_path VARCHAR, log_line BIGINT, log_record BIGINT, "
+    '"timestamp" TIMESTAMP, event_kind VARCHAR)[]'
+)
+
+FINDINGS: Final[tuple[Column, ...]] = (
+    _c(
+        "finding_id",
+        "VARCHAR",
+        "Stable id of the finding (hash of rule, host, process, destination).",
+        "relayhunt.finding.id",
+    ),
+    _c("rule_id", "VARCHAR", "Detection rule id (RH-...)."),
+    _c("rule_name", "VARCHAR", "Detection rule title."),
+    _c(
+        "rule_profile",
+        "VARCHAR",
+        "'default' for relayhunt's own rules, 'compat' for "
+        "reproductions of the source vendors' rules.",
+        "rule.ruleset",
+    ),
+    _c("threat_technique_id", "VARCHAR[]", "MITRE ATT&CK technique ids.", "threat.technique.id"),
+    _c("severity", "VARCHAR", "info | low | medium | high | critical.", "event.severity"),
+    _c("confidence", "VARCHAR", "low | medium | high.", "relayhunt.confidence"),
+    _c(
+        "score",
+        "DOUBLE",
+        "0-100 ranking score: severity, confidence and context "
+        "(platform weight, LOLBin, user-writable image path, rarity).",
+        "event.risk_score",
+    ),
+    _c("host_name", "VARCHAR", "Host (or source address for network sensors)."),
+    _c("user_name", "VARCHAR", "Acting user, where known."),
+    _c("process_entity_id", "VARCHAR", "Acting process entity id."),
+    _c("process_pid", "BIGINT", "Acting process id."),
+    _c("process_executable", "VARCHAR", "Acting process image path."),
+    _c("process_name", "VARCHAR", "Acting process image name."),
+    _c("process_command_line", "VARCHAR", "Acting process command line."),
+    _c("process_parent_executable", "VARCHAR", "Parent image path."),
+    _c("process_parent_name", "VARCHAR", "Parent image name."),
+    _c("process_parent_command_line", "VARCHAR", "Parent command line."),
+    _c(
+        "process_category",
+        "VARCHAR",
+        "browser | webview | lolbin | NULL (from the process list).",
+        "relayhunt.process.category",
+    ),
+    _c("destination_domain", "VARCHAR", "Hostname contacted or named."),
+    _c(
+        "destination_domain_origin",
+        "VARCHAR",
+        "How the hostname is known (see "
+        "attribution in docs/detections.md); 'reverse_dns' is weak evidence.",
+        "relayhunt.destination.domain_origin",
+    ),
+    _c("destination_ip", "VARCHAR", "An address contacted."),
+    _c("destination_port", "INTEGER", "A port contacted."),
+    _c(
+        "serverless_platform",
+        "VARCHAR",
+        "Catalogued platform (e.g. Cloudflare Workers).",
+        "serverless.platform",
+    ),
+    _c(
+        "serverless_provider",
+        "VARCHAR",
+        "Provider (Cloudflare, Amazon, Google ...).",
+        "serverless.provider",
+    ),
+    _c("serverless_kind", "VARCHAR", "serverless | edge | paas | tunnel.", "serverless.kind"),
+    _c(
+        "serverless_tenant",
+        "VARCHAR",
+        "The tenant hostname (the part an attacker controls), e.g. acme-cdn.workers.dev.",
+        "serverless.tenant",
+    ),
+    _c("first_seen", "TIMESTAMP", "First event of the finding, UTC.", "relayhunt.first_seen"),
+    _c("last_seen", "TIMESTAMP", "Last event of the finding, UTC.", "relayhunt.last_seen"),
+    _c("event_count", "BIGINT", "Events behind the finding.", "relayhunt.event_count"),
+    _c("reason", "VARCHAR", "Why it fired, in one sentence.", "relayhunt.reason"),
+    _c(
+        "evidence",
+        "EVIDENCE[]",
+        "Up to 20 references to the input events (format, file, line/record, time, table).",
+        "relayhunt.evidence",
+    ),
+    _c("stats", "VARCHAR", "Rule-specific statistics as a JSON object.", "relayhunt.stats"),
+)
+
+INCIDENTS: Final[tuple[Column, ...]] = (
+    _c("incident_id", "VARCHAR", "Stable id of the incident.", "relayhunt.incident.id"),
+    _c("host_name", "VARCHAR", "Host the incident is on."),
+    _c(
+        "process_lineage",
+        "VARCHAR[]",
+        "Image names of the process chain involved, ancestor first.",
+        "relayhunt.incident.lineage",
+    ),
+    _c(
+        "risk_score",
+        "DOUBLE",
+        "0-100: combines the findings' scores (noisy-OR), so "
+        "several independent findings outrank one.",
+        "event.risk_score",
+    ),
+    _c("severity", "VARCHAR", "Highest severity among the findings."),
+    _c("first_seen", "TIMESTAMP", "First event, UTC."),
+    _c("last_seen", "TIMESTAMP", "Last event, UTC."),
+    _c("finding_ids", "VARCHAR[]", "Findings in the incident, in time order."),
+    _c("rule_ids", "VARCHAR[]", "Distinct rules that fired."),
+    _c("threat_technique_id", "VARCHAR[]", "ATT&CK techniques involved.", "threat.technique.id"),
+    _c("destinations", "VARCHAR[]", "Hostnames involved."),
+    _c("summary", "VARCHAR", "One line: what happened."),
+    _c(
+        "story",
+        "VARCHAR[]",
+        "The findings as sentences, in time order, each prefixed with its UTC time.",
+    ),
+)
+
+OUTPUT_TABLES: Final[dict[str, tuple[Column, ...]]] = {
+    "findings": FINDINGS,
+    "incidents": INCIDENTS,
+}
 
 REASON_CODES: Final[dict[str, str]] = {
     "unknown_format": "No reader recognised the file's content.",
@@ -264,13 +405,13 @@ REASON_CODES: Final[dict[str, str]] = {
 
 def ddl(table: str, columns: tuple[Column, ...]) -> str:
     """``CREATE TABLE`` statement for one table."""
-    cols = ",\n  ".join(f"{c.name} {c.sql_type}" for c in columns)
+    cols = ",\n  ".join(f'"{c.name}" {c.ddl_type}' for c in columns)
     return f"CREATE TABLE IF NOT EXISTS {table} (\n  {cols}\n)"
 
 
 def arrow_schema(table: str) -> pa.Schema:
     """Arrow schema of an event or meta table."""
-    cols = TABLES.get(table) or META_TABLES[table]
+    cols = TABLES.get(table) or META_TABLES.get(table) or OUTPUT_TABLES[table]
     return pa.schema([pa.field(c.name, c.arrow_type) for c in cols])
 
 

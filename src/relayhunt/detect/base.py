@@ -1,0 +1,136 @@
+"""What every detection shares: rule metadata, thresholds, and the SQL that turns a
+group of observations into one finding row (the ``findings`` schema in model.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+CONFIDENCES = ("low", "medium", "high")
+
+Thresholds = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A detection: metadata plus a function returning SQL that yields finding rows."""
+
+    id: str
+    name: str
+    techniques: tuple[str, ...]
+    severity: str
+    confidence: str
+    description: str
+    build: Callable[[Thresholds], str]
+    """SQL over the enriched tables returning the findings columns except
+    ``finding_id`` (added centrally) in any order, by name."""
+    thresholds: Mapping[str, Any] = field(default_factory=dict)
+    profile: str = "default"
+    """'default' (relayhunt's rules) or 'compat' (a source vendor's rule reproduced)."""
+    false_positives: tuple[str, ...] = ()
+
+    def sql(self, overrides: Mapping[str, Any] | None = None) -> str:
+        values = dict(self.thresholds)
+        for key, value in (overrides or {}).items():
+            if key not in values:
+                raise ValueError(
+                    f"{self.id}: unknown threshold {key!r} "
+                    f"(known: {', '.join(sorted(values)) or 'none'})"
+                )
+            values[key] = value
+        return self.build(values)
+
+
+SCORE_MACROS: tuple[str, ...] = (
+    """CREATE OR REPLACE MACRO rh_sev_rank(s) AS
+        CASE s WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN 'medium' THEN 2
+               WHEN 'low' THEN 1 ELSE 0 END""",
+    """CREATE OR REPLACE MACRO rh_sev_name(r) AS
+        CASE WHEN r >= 4 THEN 'critical' WHEN r = 3 THEN 'high' WHEN r = 2 THEN 'medium'
+             WHEN r = 1 THEN 'low' ELSE 'info' END""",
+    # Ranking score 0-100: severity base scaled by confidence, plus context points.
+    """CREATE OR REPLACE MACRO rh_score(sev, conf, bonus) AS
+        least(100.0, greatest(0.0, round(
+            (CASE sev WHEN 'critical' THEN 85 WHEN 'high' THEN 65 WHEN 'medium' THEN 45
+                      WHEN 'low' THEN 25 ELSE 10 END)
+            * (CASE conf WHEN 'high' THEN 1.0 WHEN 'medium' THEN 0.85 ELSE 0.7 END)
+            + bonus, 1)))""",
+    # How far to trust a hostname, by where it came from.
+    """CREATE OR REPLACE MACRO rh_origin_rank(o) AS
+        CASE o WHEN 'url' THEN 1 WHEN 'http_host' THEN 1 WHEN 'tls_sni' THEN 1
+               WHEN 'record' THEN 1 WHEN 'dns_query' THEN 2 WHEN 'same_session' THEN 2
+               WHEN 'dns_process' THEN 2 WHEN 'dns_host' THEN 3 WHEN 'reverse_dns' THEN 4
+               ELSE 5 END""",
+    """CREATE OR REPLACE MACRO rh_origin_text(o) AS
+        CASE o WHEN 'url' THEN 'the requested URL'
+               WHEN 'http_host' THEN 'the HTTP Host header'
+               WHEN 'tls_sni' THEN 'the TLS server name'
+               WHEN 'record' THEN 'the product''s own attribution'
+               WHEN 'dns_query' THEN 'the process''s own DNS lookup'
+               WHEN 'same_session' THEN 'the TLS/HTTP record of the same session'
+               WHEN 'dns_process' THEN 'the process''s own DNS lookup'
+               WHEN 'dns_host' THEN 'a DNS lookup by another process on the host'
+               WHEN 'reverse_dns' THEN 'a reverse (PTR) lookup only: weak evidence'
+               ELSE 'unknown' END""",
+)
+
+
+def install_macros(con: duckdb.DuckDBPyConnection) -> None:
+    for macro in SCORE_MACROS:
+        con.execute(macro)
+
+
+EVIDENCE_AGG = (
+    "list(struct_pack(log_format := log_format, log_file_path := log_file_path, "
+    'log_line := log_line, log_record := log_record, "timestamp" := timestamp, '
+    "event_kind := obs_kind) ORDER BY timestamp)[1:20]"
+)
+
+PROCESS_CONTEXT = """
+    any_value(user_name) FILTER (WHERE user_name IS NOT NULL) AS user_name,
+    any_value(process_entity_id) AS process_entity_id,
+    any_value(process_pid) AS process_pid,
+    any_value(process_executable) FILTER (WHERE process_executable IS NOT NULL)
+        AS process_executable,
+    any_value(process_name) FILTER (WHERE process_name IS NOT NULL) AS process_name,
+    any_value(process_command_line) FILTER (WHERE process_command_line IS NOT NULL)
+        AS process_command_line,
+    any_value(process_parent_executable) FILTER (WHERE process_parent_executable IS NOT NULL)
+        AS process_parent_executable,
+    any_value(process_parent_name) FILTER (WHERE process_parent_name IS NOT NULL)
+        AS process_parent_name,
+    any_value(process_parent_command_line)
+        FILTER (WHERE process_parent_command_line IS NOT NULL) AS process_parent_command_line,
+    any_value(process_category) AS process_category,
+    any_value(process_subcategory) AS process_subcategory,
+    any_value(process_user_writable_dir) AS process_user_writable_dir"""
+
+DESTINATION_CONTEXT = """
+    arg_min(domain_origin, rh_origin_rank(domain_origin)) AS destination_domain_origin,
+    mode(destination_ip) AS destination_ip,
+    mode(destination_port) AS destination_port,
+    any_value(serverless_platform) AS serverless_platform,
+    any_value(serverless_provider) AS serverless_provider,
+    any_value(serverless_kind) AS serverless_kind,
+    any_value(serverless_tenant) AS serverless_tenant,
+    max(serverless_weight) AS serverless_weight,
+    bool_or(coalesce(serverless_legacy, false)) AS serverless_legacy"""
+
+
+def sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def sql_list(values: tuple[str, ...] | list[str]) -> str:
+    return "[" + ", ".join(sql_str(v) for v in values) + "]"
+
+
+def rule_columns(rule_id: str, rule_name: str, profile: str, techniques: tuple[str, ...]) -> str:
+    return (
+        f"{sql_str(rule_id)} AS rule_id, {sql_str(rule_name)} AS rule_name, "
+        f"{sql_str(profile)} AS rule_profile, {sql_list(techniques)} AS threat_technique_id"
+    )

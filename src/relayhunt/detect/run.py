@@ -1,0 +1,63 @@
+"""Run the rules of a profile over the enriched store into the ``findings_all`` table."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import duckdb
+
+from relayhunt import model
+from relayhunt.detect.base import Rule, install_macros
+
+PROFILES = ("default", "compat", "all")
+
+
+def select_rules(
+    rules: Sequence[Rule], profile: str, enabled: Mapping[str, bool] | None = None
+) -> list[Rule]:
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r} (one of {', '.join(PROFILES)})")
+    chosen = [r for r in rules if profile == "all" or r.profile == profile]
+    return [r for r in chosen if (enabled or {}).get(r.id, True)]
+
+
+def run_rules(
+    con: duckdb.DuckDBPyConnection,
+    rules: Sequence[Rule],
+    *,
+    thresholds: Mapping[str, Mapping[str, Any]] | None = None,
+    severity: Mapping[str, str] | None = None,
+) -> dict[str, int]:
+    """Create ``findings_all`` (the findings schema) from ``rules``; returns the number
+    of findings per rule. ``severity`` overrides a rule's computed severity."""
+    install_macros(con)
+    cols = model.FINDINGS
+    con.execute("DROP TABLE IF EXISTS findings_all")
+    con.execute(model.ddl("findings_all", cols))
+    names = [c.name for c in cols if c.name != "finding_id"]
+    counts: dict[str, int] = {}
+    for rule in rules:
+        sql = rule.sql((thresholds or {}).get(rule.id))
+        forced = (severity or {}).get(rule.id)
+        sev_expr = f"'{forced}'" if forced else "severity"
+        select = ", ".join(
+            sev_expr
+            if n == "severity"
+            else f"rh_score({sev_expr}, confidence, score - rh_score(severity, confidence, 0))"
+            if n == "score" and forced
+            else n
+            for n in names
+        )
+        con.execute(
+            f"""INSERT INTO findings_all (finding_id, {", ".join(names)})
+                SELECT substr(md5(concat_ws('|', rule_id, host_name,
+                         coalesce(process_entity_id, process_executable, process_name),
+                         destination_domain, serverless_tenant)), 1, 16), {select}
+                FROM ({sql})"""
+        )
+        row = con.execute(
+            "SELECT count(*) FROM findings_all WHERE rule_id = ?", [rule.id]
+        ).fetchone()
+        counts[rule.id] = int(row[0]) if row else 0
+    return counts

@@ -1,0 +1,1 @@
+"""Enrichment over the normalized store: attribution, catalog match, process classes."""

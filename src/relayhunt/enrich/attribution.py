@@ -1,0 +1,156 @@
+"""DNS-to-connection attribution: the hostname a process actually asked for.
+
+For every connection, relayhunt picks the best evidence the format has, in this order
+(``attributed_domain_origin`` says which):
+
+1. ``url`` / ``http_host`` / ``tls_sni`` / ``record``: the connection record names the
+   host the client asked for (Defender ``RemoteUrl``, UDM ``target.hostname``, Zeek
+   ``ssl.server_name`` / ``http.host``, ECS ``destination.domain``).
+2. ``same_session``: Zeek ``conn`` rows take the SNI / Host of the ``ssl`` / ``http``
+   rows with the same ``uid``.
+3. ``dns_process``: the latest DNS answer *of the same process* (entity id) on the same
+   host that contained the destination IP, no older than ``dns_max_age`` and at most
+   ``dns_skew`` after the connection (DNS and connection events are not always logged in
+   order). This is the Sysmon EID 22 -> EID 3 join on ProcessGuid, Falcon DnsRequest ->
+   NetworkConnect on aid + ContextProcessId, UDM NETWORK_DNS -> NETWORK_CONNECTION.
+4. ``dns_host``: the same, from any process on the host (or, for network sensors, the
+   same source address), when the process's own lookup is not in the data.
+5. ``reverse_dns``: Sysmon's ``DestinationHostname``. It is a PTR lookup of the IP, not
+   the name the process asked for; for shared front ends it is a CDN name or empty. Used
+   only when nothing else is known, and findings say so.
+
+The SQL uses only standard window functions (``last_value ... IGNORE NULLS`` over a
+union of DNS answers and connections, partitioned by host, process and IP), so it runs
+unchanged in spirit on Spark (``last(x, true)``).
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+RECORD_ORIGINS = ("url", "http_host", "tls_sni", "record")
+ORIGIN_RANK = {
+    "url": 1,
+    "http_host": 1,
+    "tls_sni": 1,
+    "record": 1,
+    "same_session": 2,
+    "dns_process": 3,
+    "dns_host": 4,
+    "reverse_dns": 5,
+}
+
+
+def attribute_connections(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    dns_max_age_s: int = 86_400,
+    dns_skew_s: int = 2,
+    target: str = "connection_attributed",
+) -> None:
+    """Create ``target``: every connection row plus ``conn_row`` (a row id),
+    ``host_key``, ``attributed_domain``, ``attributed_domain_origin`` and
+    ``attributed_dns_time`` (the DNS answer used, where one was)."""
+    origins = ", ".join(f"'{o}'" for o in RECORD_ORIGINS)
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _rh_conn AS
+        SELECT row_number() OVER () AS conn_row,
+               coalesce(host_name, host_id, source_ip) AS host_key,
+               *
+        FROM connection
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _rh_dns_ans AS
+        SELECT coalesce(host_name, host_id, source_ip) AS host_key,
+               process_entity_id AS ent,
+               trim(replace(ip, '::ffff:', '')) AS ip,
+               timestamp AS dns_ts,
+               dns_question_name AS name
+        FROM (SELECT *, unnest(dns_resolved_ip) AS ip FROM dns
+              WHERE dns_resolved_ip IS NOT NULL AND dns_question_name IS NOT NULL)
+        """
+    )
+
+    # Last matching answer per (host, [process,] ip) at or before the connection (+ skew).
+    def last_answer(level: str, with_process: bool) -> str:
+        part = "host_key, ent, ip" if with_process else "host_key, ip"
+        conn_keys = (
+            "host_key, process_entity_id AS ent, destination_ip AS ip"
+            if with_process
+            else "host_key, destination_ip AS ip"
+        )
+        return f"""
+        SELECT conn_row, name AS {level}_name, dns_ts AS {level}_ts FROM (
+          SELECT conn_row, ts,
+                 last_value(name IGNORE NULLS) OVER w AS name,
+                 last_value(dns_ts IGNORE NULLS) OVER w AS dns_ts
+          FROM (
+            SELECT {part}, dns_ts - INTERVAL {int(dns_skew_s)} SECOND AS ts,
+                   name, dns_ts, NULL::BIGINT AS conn_row, 0 AS side
+            FROM _rh_dns_ans
+            UNION ALL
+            SELECT {conn_keys}, timestamp AS ts, NULL AS name, NULL AS dns_ts, conn_row,
+                   1 AS side
+            FROM _rh_conn WHERE destination_ip IS NOT NULL
+          )
+          WINDOW w AS (PARTITION BY {part} ORDER BY ts, side
+                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+        )
+        WHERE conn_row IS NOT NULL AND name IS NOT NULL
+          AND ts - dns_ts <= INTERVAL {int(dns_max_age_s)} SECOND
+        """
+
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _rh_attr_proc AS {last_answer('proc', True)}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _rh_attr_host AS {last_answer('host', False)}")
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _rh_session AS
+        SELECT event_id, host_key, arg_min(destination_domain,
+                 CASE destination_domain_origin WHEN 'tls_sni' THEN 0 ELSE 1 END) AS name,
+               arg_min(destination_domain_origin,
+                 CASE destination_domain_origin WHEN 'tls_sni' THEN 0 ELSE 1 END) AS origin
+        FROM _rh_conn
+        WHERE event_id IS NOT NULL AND destination_domain IS NOT NULL
+          AND destination_domain_origin IN ('tls_sni', 'http_host')
+          AND log_format LIKE 'zeek.%'
+        GROUP BY event_id, host_key
+        """
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE {target} AS
+        SELECT c.*,
+          CASE
+            WHEN c.destination_domain IS NOT NULL
+                 AND c.destination_domain_origin IN ({origins}) THEN c.destination_domain
+            WHEN s.name IS NOT NULL THEN s.name
+            WHEN p.proc_name IS NOT NULL THEN p.proc_name
+            WHEN h.host_name IS NOT NULL THEN h.host_name
+            WHEN c.destination_domain IS NOT NULL THEN c.destination_domain
+          END AS attributed_domain,
+          CASE
+            WHEN c.destination_domain IS NOT NULL
+                 AND c.destination_domain_origin IN ({origins})
+                 THEN c.destination_domain_origin
+            WHEN s.name IS NOT NULL THEN 'same_session'
+            WHEN p.proc_name IS NOT NULL THEN 'dns_process'
+            WHEN h.host_name IS NOT NULL THEN 'dns_host'
+            WHEN c.destination_domain IS NOT NULL
+                 THEN coalesce(c.destination_domain_origin, 'reverse_dns')
+          END AS attributed_domain_origin,
+          CASE WHEN p.proc_name IS NOT NULL THEN p.proc_ts
+               WHEN h.host_name IS NOT NULL THEN h.host_ts END AS attributed_dns_time
+        FROM _rh_conn c
+        LEFT JOIN _rh_session s
+               ON c.event_id = s.event_id AND c.host_key = s.host_key
+              AND c.log_format LIKE 'zeek.%'
+              AND coalesce(c.destination_domain_origin, '') NOT IN ({origins})
+        LEFT JOIN _rh_attr_proc p USING (conn_row)
+        LEFT JOIN _rh_attr_host h USING (conn_row)
+        """
+    )
+    for tmp in ("_rh_conn", "_rh_dns_ans", "_rh_attr_proc", "_rh_attr_host", "_rh_session"):
+        con.execute(f"DROP TABLE IF EXISTS {tmp}")

@@ -1,0 +1,159 @@
+"""Build the tables detections read, from the normalized store.
+
+* ``proc_info``: one row per process entity (its start event): image, command line,
+  parent, user. Network events often carry only the entity id and image; their
+  command line and parent come from here.
+* ``connection_attributed``: see :mod:`relayhunt.enrich.attribution`.
+* ``net_obs``: every connection and every DNS lookup, one row each, with the hostname
+  (attributed for connections, the question for lookups), process context, the catalog
+  match (``serverless_*``) and the process class (``process_category`` ...).
+
+Everything is SQL over whole tables; the catalog match joins on hostname label suffixes.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from relayhunt.catalog import (
+    Catalog,
+    classify_process_query,
+    match_query,
+    register_catalog,
+    user_writable_dir_sql,
+)
+from relayhunt.enrich.attribution import attribute_connections
+
+HOST_KEY = "coalesce(host_name, host_id, source_ip)"
+
+
+def prepare(
+    con: duckdb.DuckDBPyConnection,
+    catalog: Catalog | None = None,
+    *,
+    dns_max_age_s: int = 86_400,
+) -> Catalog:
+    """Create ``proc_info``, ``connection_attributed`` and ``net_obs``. Returns the
+    catalog in use."""
+    cat = register_catalog(con, catalog)
+    con.execute(
+        """
+        CREATE OR REPLACE TABLE proc_info AS
+        SELECT coalesce(host_name, host_id) AS host_key, process_entity_id,
+               arg_max(host_name, timestamp) AS host_name,
+               arg_max(user_name, timestamp) AS user_name,
+               arg_max(process_pid, timestamp) AS process_pid,
+               arg_max(process_executable, timestamp) AS process_executable,
+               arg_max(process_name, timestamp) AS process_name,
+               arg_max(process_command_line, timestamp) AS process_command_line,
+               arg_max(process_parent_entity_id, timestamp) AS process_parent_entity_id,
+               arg_max(process_parent_executable, timestamp) AS process_parent_executable,
+               arg_max(process_parent_name, timestamp) AS process_parent_name,
+               arg_max(process_parent_command_line, timestamp) AS process_parent_command_line,
+               min(timestamp) AS process_start
+        FROM process
+        WHERE process_entity_id IS NOT NULL
+        GROUP BY ALL
+        """
+    )
+    attribute_connections(con, dns_max_age_s=dns_max_age_s)
+    obs_cols = """timestamp, host_key, host_name, host_id, user_name, process_entity_id,
+        process_pid, process_executable, process_name, process_command_line,
+        process_parent_entity_id, process_parent_executable, process_parent_name,
+        process_parent_command_line, event_action, event_outcome, log_format, log_file_path,
+        log_line, log_record"""
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _rh_obs AS
+        SELECT 'connection' AS obs_kind, {obs_cols},
+               attributed_domain AS domain, attributed_domain_origin AS domain_origin,
+               destination_ip, destination_port, source_bytes, destination_bytes,
+               url_original
+        FROM connection_attributed
+        UNION ALL
+        SELECT 'dns' AS obs_kind, timestamp, {HOST_KEY} AS host_key, host_name, host_id,
+               user_name, process_entity_id, process_pid, process_executable, process_name,
+               process_command_line, process_parent_entity_id, process_parent_executable,
+               process_parent_name, process_parent_command_line, event_action,
+               event_outcome, log_format, log_file_path, log_line, log_record,
+               dns_question_name AS domain, 'dns_query' AS domain_origin,
+               dns_resolved_ip[1] AS destination_ip, NULL::INTEGER AS destination_port,
+               NULL::BIGINT AS source_bytes, NULL::BIGINT AS destination_bytes,
+               NULL AS url_original
+        FROM dns
+        """
+    )
+    # Fill process context from the process's start event where the row lacks it.
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _rh_obs_ctx AS
+        SELECT o.* REPLACE (
+                 coalesce(o.host_name, p.host_name) AS host_name,
+                 coalesce(o.user_name, p.user_name) AS user_name,
+                 coalesce(o.process_pid, p.process_pid) AS process_pid,
+                 coalesce(o.process_executable, p.process_executable) AS process_executable,
+                 coalesce(o.process_name, p.process_name) AS process_name,
+                 coalesce(o.process_command_line, p.process_command_line)
+                     AS process_command_line,
+                 coalesce(o.process_parent_entity_id, p.process_parent_entity_id)
+                     AS process_parent_entity_id,
+                 coalesce(o.process_parent_executable, p.process_parent_executable)
+                     AS process_parent_executable,
+                 coalesce(o.process_parent_name, p.process_parent_name)
+                     AS process_parent_name,
+                 coalesce(o.process_parent_command_line, p.process_parent_command_line)
+                     AS process_parent_command_line)
+        FROM _rh_obs o
+        LEFT JOIN proc_info p
+               ON o.process_entity_id = p.process_entity_id
+              AND coalesce(o.host_name, o.host_id) = p.host_key
+        """
+    )
+    matched = match_query("_rh_obs_ctx", "domain", cat, prefix="serverless")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _rh_obs_sl AS {matched}")
+    classified = classify_process_query(
+        "(SELECT *, coalesce(process_executable, process_name) AS _image FROM _rh_obs_sl)",
+        "_image",
+        cat,
+        prefix="process",
+    )
+    con.execute(f"CREATE OR REPLACE TABLE net_obs AS SELECT * EXCLUDE (_image) FROM ({classified})")
+    for tmp in ("_rh_obs", "_rh_obs_ctx", "_rh_obs_sl"):
+        con.execute(f"DROP TABLE IF EXISTS {tmp}")
+    _cmdline_hosts(con, cat)
+    con.execute(
+        f"""CREATE OR REPLACE TABLE file_obs AS
+            SELECT *, {user_writable_dir_sql("file_path", cat)} AS file_user_writable_dir
+            FROM file"""
+    )
+    return cat
+
+
+# A hostname-shaped token: labels of letters, digits and hyphens, a letter-led last label.
+HOST_PATTERN = r"(?:[a-z0-9_](?:[a-z0-9_-]{0,62}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}"
+
+
+def _cmdline_hosts(con: duckdb.DuckDBPyConnection, cat: Catalog) -> None:
+    """``cmdline_hosts``: one row per (process start, serverless hostname on its command
+    line), with the process class."""
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _rh_cmd AS
+        SELECT *, 'process' AS obs_kind
+        FROM (SELECT p.*, unnest(list_distinct(regexp_extract_all(
+                   lower(process_command_line), '{HOST_PATTERN}'))) AS cmd_host
+              FROM process p WHERE process_command_line IS NOT NULL)
+        """
+    )
+    matched = match_query("_rh_cmd", "cmd_host", cat, prefix="serverless")
+    classified = classify_process_query(
+        f"(SELECT *, coalesce(process_executable, process_name) AS _image FROM ({matched}) "
+        "WHERE serverless_id IS NOT NULL)",
+        "_image",
+        cat,
+        prefix="process",
+    )
+    con.execute(
+        f"CREATE OR REPLACE TABLE cmdline_hosts AS SELECT * EXCLUDE (_image) FROM ({classified})"
+    )
+    con.execute("DROP TABLE IF EXISTS _rh_cmd")
