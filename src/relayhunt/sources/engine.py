@@ -14,10 +14,12 @@ touches individual records, and it reports every rejected record with its locati
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 
 from relayhunt import model
@@ -82,20 +84,24 @@ class RecordMapping:
 def load_json_chunk(ctx: IngestContext, chunk: pa.Table, mapping: RecordMapping) -> None:
     """Parse a chunk ``(idx, line_no, record_no, off, j)`` of JSON records and load it."""
     assert mapping.struct is not None
-    spec = json.dumps(mapping.struct).replace("'", "''")
     doc = "j"
     if mapping.unwrap:
         path = mapping.unwrap.replace("'", "''")
         doc = f"coalesce(TRY(json_extract(j, '{path}')), j)"
-    parse = (
-        "SELECT idx, line_no, record_no, off, "
-        f"CASE WHEN starts_with(ltrim(j), '{{') THEN TRY(json_transform({doc}, '{spec}')) END "
-        "AS s FROM _rh_chunk"
-    )
+
+    def source(paths: list[list[str]] | None) -> str:
+        struct = mapping.struct if paths is None else _prune(mapping.struct or {}, paths)
+        spec = json.dumps(struct).replace("'", "''")
+        return (
+            "SELECT idx, line_no, record_no, off, "
+            f"CASE WHEN starts_with(ltrim(j), '{{') THEN TRY(json_transform({doc}, '{spec}')) "
+            "END AS s FROM _rh_chunk"
+        )
+
     con = ctx.store.con
     con.register("_rh_chunk", _conform(chunk))
     try:
-        _apply(ctx, parse, mapping)
+        _apply(ctx, source, mapping)
         con.execute(
             """INSERT INTO ingest_issues
                SELECT ?, ?, c.line_no, c.record_no, c.off, 'error', 'invalid_json',
@@ -105,7 +111,7 @@ def load_json_chunk(ctx: IngestContext, chunk: pa.Table, mapping: RecordMapping)
                                 || 'the file looks truncated)'
                            ELSE 'not valid JSON' END,
                       rh_excerpt(c.j)
-               FROM _rh_flat p JOIN _rh_chunk c USING (idx) WHERE p._bad""",
+               FROM _rh_route p JOIN _rh_chunk c USING (idx) WHERE p._bad""",
             [ctx.file.display, ctx.fmt],
         )
     finally:
@@ -113,8 +119,10 @@ def load_json_chunk(ctx: IngestContext, chunk: pa.Table, mapping: RecordMapping)
 
 
 def load_struct_relation(ctx: IngestContext, relation_sql: str, mapping: RecordMapping) -> None:
-    """Load from SQL yielding ``(idx, line_no, record_no, off, s)`` with ``s`` a struct."""
-    _apply(ctx, relation_sql, mapping)
+    """Load from SQL yielding ``(idx, line_no, record_no, off, s)`` with ``s`` a struct.
+
+    The relation is evaluated once for routing and once per target table present."""
+    _apply(ctx, lambda _paths: relation_sql, mapping)
 
 
 def _conform(chunk: pa.Table) -> pa.Table:
@@ -129,92 +137,159 @@ def _conform(chunk: pa.Table) -> pa.Table:
     return pa.Table.from_arrays(cols, schema=CHUNK_SCHEMA)
 
 
-def _apply(ctx: IngestContext, parse_sql: str, mapping: RecordMapping) -> None:
-    """One pass over the chunk: parse, route and project every column (flat and typed)
-    into ``_rh_flat``; then cheap per-table inserts and issue queries over it.
+# -- struct pruning: parse only the fields a query uses ----------------------------------
 
-    Reading struct fields back out of a materialized struct column costs more than the
-    projection itself, so the struct never leaves the pipeline.
-    """
+_REF = re.compile(
+    r'(?<![\w."])s\.((?:"[^"]+"|[A-Za-z_@][\w@$]*)(?:\.(?:"[^"]+"|[A-Za-z_@][\w@$]*))*)'
+)
+
+
+def _refs(*sql: str) -> list[list[str]]:
+    """Field paths referenced as ``s.a.b`` / ``s."@timestamp"`` in SQL text."""
+    out: list[list[str]] = []
+    for text in sql:
+        for m in _REF.finditer(text):
+            parts = re.findall(r'"[^"]+"|[^.]+', m.group(1))
+            out.append([p.strip('"') for p in parts])
+    return out
+
+
+def _prune(struct: Mapping[str, Any], paths: list[list[str]]) -> dict[str, Any]:
+    """The part of a ``json_transform`` structure that ``paths`` reach (keys compared
+    case-insensitively, as DuckDB does). A path ending on an object keeps its subtree."""
+    out: dict[str, Any] = {}
+    for path in paths:
+        node: Any = struct
+        dst = out
+        for i, part in enumerate(path):
+            if not isinstance(node, Mapping):
+                break
+            key = next((k for k in node if k.lower() == part.lower()), None)
+            if key is None:
+                break
+            child = node[key]
+            if i == len(path) - 1 or not isinstance(child, Mapping):
+                dst[key] = child
+                break
+            existing = dst.get(key)
+            if not isinstance(existing, dict):
+                existing = {}
+                dst[key] = existing
+            dst, node = existing, child
+    if not out:  # keep the struct non-empty so json_transform still validates objects
+        first = next(iter(struct))
+        out[first] = struct[first]
+    return out
+
+
+SourceFn = Callable[[list[list[str]] | None], str]
+
+
+def _apply(ctx: IngestContext, source: SourceFn, mapping: RecordMapping) -> None:
+    """Route every record (a narrow parse), then parse each target table's records once
+    more with just that table's fields and insert them directly. No wide intermediate
+    table: materializing every column of every table for every row cost more than the
+    parsing itself."""
     con = ctx.store.con
+    route_sql = [mapping.route, mapping.label, mapping.timestamp]
+    _execute_pruned(
+        con,
+        route_sql,
+        source,
+        lambda src: (
+            f"""CREATE OR REPLACE TEMP TABLE _rh_route AS
+            SELECT idx, line_no, record_no, off, s IS NULL AS _bad,
+                   CASE WHEN s IS NOT NULL THEN ({mapping.route}) END AS _table,
+                   CASE WHEN s IS NOT NULL THEN CAST(({mapping.label}) AS VARCHAR) END
+                       AS _label,
+                   CASE WHEN s IS NOT NULL THEN ({mapping.timestamp}) END AS _ts
+            FROM ({src})"""
+        ),
+    )
+    params = [ctx.file.display, ctx.fmt]
+    present = [
+        str(t)
+        for (t,) in con.execute(
+            "SELECT DISTINCT _table FROM _rh_route WHERE _table IS NOT NULL AND _ts IS NOT NULL"
+        ).fetchall()
+    ]
     extra = f", {mapping.prelude}" if mapping.prelude else ""
-    projected: list[str] = []
-    flat_names: dict[str, list[str]] = {}
-    checks_by_table: dict[str, list[str]] = {}
-    for table, cols in mapping.columns.items():
+    for table in present:
+        cols = mapping.columns.get(table)
+        if cols is None:
+            raise ValueError(f"route produced table {table!r} with no column mapping")
         types = {c.name: c.sql_type for c in model.TABLES[table]}
-        names = flat_names.setdefault(table, [])
+        names: list[str] = []
+        exprs: list[str] = []
         checks: list[str] = []
         for name, expr in cols.items():
             if name in ("timestamp", "log_format", "log_file_path", "log_line", "log_record"):
                 continue
-            alias = f"{table}__{name}"
-            projected.append(
-                f"CASE WHEN _table = '{table}' THEN TRY_CAST(({expr}) AS {types[name]}) END "
-                f"AS {alias}"
-            )
             names.append(name)
+            exprs.append(f"TRY_CAST(({expr}) AS {types[name]})")
             if types[name] in ("BIGINT", "INTEGER"):
                 checks.append(
                     f"CASE WHEN ({expr}) IS NOT NULL AND TRY_CAST(({expr}) AS {types[name]}) "
                     f"IS NULL THEN '{name}=' || left(CAST(({expr}) AS VARCHAR), 60) END"
                 )
         checks.extend(f"({msg})" for msg in mapping.checks.values())
-        checks_by_table[table] = checks
-    msg_cases = " ".join(
-        f"WHEN '{t}' THEN concat_ws('; ', {', '.join(c)})" for t, c in checks_by_table.items() if c
-    )
-    msg = f"CASE _table {msg_cases} END" if msg_cases else "NULL"
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _rh_flat AS
-            SELECT idx, line_no, record_no, off, s IS NULL AS _bad, _table, _label, _ts,
-                   CASE WHEN _table IS NOT NULL AND _ts IS NOT NULL THEN {msg} END AS _msg
-                   {", " + ", ".join(projected) if projected else ""}
-            FROM (
-              SELECT *,
-                     CASE WHEN s IS NOT NULL THEN ({mapping.route}) END AS _table,
-                     CASE WHEN s IS NOT NULL THEN CAST(({mapping.label}) AS VARCHAR) END
-                         AS _label,
-                     CASE WHEN s IS NOT NULL THEN ({mapping.timestamp}) END AS _ts
-                     {extra}
-              FROM ({parse_sql}))"""
-    )
-    params = [ctx.file.display, ctx.fmt]
-    for table, names in flat_names.items():
-        cols_sql = ", ".join(names)
-        sel_sql = ", ".join(f"{table}__{n}" for n in names)
+
+        # This table's rows, parsed once with only the fields its columns and checks use.
+        def table_rows(src: str, table: str = table) -> str:
+            return f"""CREATE OR REPLACE TEMP TABLE _rh_rows AS
+                SELECT * {extra} FROM (
+                  SELECT r._ts, r.line_no, r.record_no, r.off, x.s
+                  FROM _rh_route r JOIN ({src}) x USING (idx)
+                  WHERE r._table = '{table}' AND r._ts IS NOT NULL)"""
+
+        _execute_pruned(con, [*cols.values(), *checks, mapping.prelude], source, table_rows)
+        insert_cols = ", ".join(names)
         con.execute(
-            f"INSERT INTO {table} (timestamp, log_format, log_file_path, log_line, log_record"
-            f"{', ' + cols_sql if names else ''}) "
-            f"SELECT _ts, ?, ?, line_no, record_no{', ' + sel_sql if names else ''} "
-            f"FROM _rh_flat WHERE _table = '{table}' AND _ts IS NOT NULL",
+            f"INSERT INTO {table} (timestamp, log_format, log_file_path, log_line, "
+            f"log_record{', ' + insert_cols if insert_cols else ''}) "
+            f"SELECT _ts, ?, ?, line_no, record_no"
+            f"{', ' + ', '.join(exprs) if exprs else ''} FROM _rh_rows",
             [ctx.fmt, ctx.file.display],
         )
-    con.execute(
-        """INSERT INTO ingest_issues
-           SELECT ?, ?, line_no, record_no, off, 'warning', 'bad_field_type',
-                  'field(s) not readable, stored as NULL: ' || _msg, NULL
-           FROM _rh_flat WHERE _msg IS NOT NULL AND _msg <> ''""",
-        params,
-    )
+        if checks:
+            con.execute(
+                f"""INSERT INTO ingest_issues
+                    SELECT ?, ?, line_no, record_no, off, 'warning', 'bad_field_type',
+                           'field(s) not readable, stored as NULL: ' || msg, NULL
+                    FROM (SELECT line_no, record_no, off,
+                                 concat_ws('; ', {", ".join(checks)}) AS msg
+                          FROM _rh_rows)
+                    WHERE msg <> ''""",
+                params,
+            )
     con.execute(
         """INSERT INTO ingest_issues
            SELECT ?, ?, line_no, record_no, off, 'error', 'missing_timestamp',
                   'record of type ' || coalesce(_label, '?') || ' bound for table '
                   || _table || ' has no readable timestamp; rejected', NULL
-           FROM _rh_flat WHERE _table IS NOT NULL AND _ts IS NULL""",
+           FROM _rh_route WHERE _table IS NOT NULL AND _ts IS NULL""",
         params,
     )
     for label, n in con.execute(
-        "SELECT coalesce(_label, '(none)'), count(*) FROM _rh_flat "
+        "SELECT coalesce(_label, '(none)'), count(*) FROM _rh_route "
         "WHERE NOT _bad AND _table IS NULL GROUP BY ALL"
     ).fetchall():
         ctx.skipped[str(label)] += int(n)
-    for (name,) in con.execute(
-        "SELECT DISTINCT _table FROM _rh_flat WHERE _table IS NOT NULL"
-    ).fetchall():
-        if name not in mapping.columns:
-            raise ValueError(f"route produced table {name!r} with no column mapping")
+
+
+def _execute_pruned(
+    con: Any,
+    uses: list[str],
+    source: SourceFn,
+    build: Callable[[str], str],
+    params: list[Any] | None = None,
+) -> None:
+    """Run ``build(source(pruned))``; if a reference was missed (binder error), run it
+    with the full structure instead."""
+    try:
+        con.execute(build(source(_refs(*uses))), params)
+    except duckdb.BinderException:
+        con.execute(build(source(None)), params)
 
 
 # -- JSON inputs --------------------------------------------------------------------------
