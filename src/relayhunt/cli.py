@@ -183,6 +183,114 @@ def print_summary(store: Store, result: IngestResult, console: Console) -> None:
         console.print("no records rejected")
 
 
+SEVERITY_CHOICES = ("info", "low", "medium", "high", "critical")
+
+
+@app.command()
+def hunt(
+    paths: PathsArg,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Tuning file (YAML).")
+    ] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write findings as NDJSON to FILE.")
+    ] = None,
+    csv_out: Annotated[
+        Path | None, typer.Option("--csv", help="Write findings as CSV to FILE.")
+    ] = None,
+    html_out: Annotated[
+        Path | None, typer.Option("--html", help="Write the HTML report to FILE.")
+    ] = None,
+    incidents_out: Annotated[
+        Path | None, typer.Option("--incidents", help="Write incidents as NDJSON to FILE.")
+    ] = None,
+    min_severity: Annotated[
+        str | None,
+        typer.Option(help="Drop findings below this severity (info|low|medium|high|critical)."),
+    ] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option(help="default (relayhunt's rules) | compat (the vendors' rules "
+                     "reproduced) | all."),
+    ] = None,
+    show_suppressed: Annotated[
+        bool, typer.Option(help="Also list the findings the allowlist suppressed.")
+    ] = False,
+    limit: Annotated[int, typer.Option(help="Rows in the console table.")] = 50,
+    db: Annotated[
+        Path | None, typer.Option(help="Keep the store in this DuckDB file (default: memory).")
+    ] = None,
+    strict: Annotated[bool, typer.Option(help="Exit 3 if any record was rejected.")] = False,
+    memory_limit: Annotated[str, typer.Option(help="DuckDB memory limit.")] = "4GB",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No console output.")] = False,
+) -> None:
+    """Hunt for serverless C2 in telemetry: ranked findings, incidents, reports."""
+    from relayhunt.api import hunt as run_hunt
+    from relayhunt.config import ConfigError
+    from relayhunt.report import console as rconsole
+    from relayhunt.report import csv as rcsv
+    from relayhunt.report import html as rhtml
+    from relayhunt.report import ndjson as rndjson
+
+    if min_severity is not None and min_severity not in SEVERITY_CHOICES:
+        _usage(f"--min-severity must be one of {', '.join(SEVERITY_CHOICES)}")
+    if profile is not None and profile not in ("default", "compat", "all"):
+        _usage("--profile must be default, compat or all")
+    if config is not None and not config.is_file():
+        _usage(f"--config: no such file: {config}")
+    try:
+        result = run_hunt(
+            _resolve(paths), config, profile=profile, min_severity=min_severity,
+            store=Store(db, memory_limit=memory_limit),
+        )
+    except ConfigError as exc:
+        err = _console(err=True)
+        err.print(f"[red]config error[/red] in {terminal_safe(config)}:")
+        for problem in exc.problems or (str(exc),):
+            err.print(f"  {terminal_safe(problem, None)}")
+        raise typer.Exit(EXIT_USAGE) from None
+    with result:
+        try:
+            if json_out is not None:
+                rndjson.write_findings(result.findings, json_out)
+            if incidents_out is not None:
+                rndjson.write_incidents(result.incidents, incidents_out)
+            if csv_out is not None:
+                rcsv.write_findings(result.findings, csv_out)
+            if html_out is not None:
+                rhtml.write_report(html_out, findings=result.findings,
+                                   incidents=result.incidents, summary=result.summary)
+        except OSError as exc:
+            _usage(f"cannot write output: {exc}")
+        if not quiet:
+            out = _console()
+            for warning in result.summary.get("config_warnings", []):
+                _console(err=True).print(f"[yellow]config:[/yellow] {terminal_safe(warning)}")
+            rconsole.print_incidents(result.incidents, out, limit=limit)
+            rconsole.print_findings(result.findings, out, limit=limit)
+            if show_suppressed and result.suppressed.num_rows:
+                out.print("suppressed by the allowlist:")
+                rconsole.print_findings(result.suppressed, out, limit=limit)
+            out.print(
+                f"{result.findings.num_rows} finding(s) in {result.incidents.num_rows} "
+                f"incident(s); {result.suppressed.num_rows} suppressed by the allowlist"
+                + ("" if show_suppressed or not result.suppressed.num_rows
+                   else " (list them with --show-suppressed)")
+                + f"; {result.below_min_severity} below --min-severity; "
+                f"{result.ingest.records:,} records read"
+            )
+            rejected = result.store.count("ingest_issues")
+            if rejected or result.ingest.unreadable:
+                out.print(f"{rejected} input record(s) rejected or damaged: run "
+                          "`relayhunt normalize` on the same input for the details")
+            for written in (json_out, incidents_out, csv_out, html_out):
+                if written is not None:
+                    out.print(f"wrote {terminal_safe(written)}")
+        rejected = result.store.count("ingest_issues")
+        code = exit_code(result.ingest, rejected, strict)
+    raise typer.Exit(code)
+
+
 @app.command()
 def formats() -> None:
     """List the telemetry formats relayhunt reads."""

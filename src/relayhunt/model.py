@@ -45,8 +45,21 @@ _ARROW_TYPES: Final[dict[str, pa.DataType]] = {
 }
 
 
+# ECS field names whose last part has an underscore of its own.
+_ECS_WORDS = ("command_line", "entity_id", "working_directory", "resolved_ip", "response_code",
+              "status_code", "user_agent", "first_seen", "last_seen", "event_count",
+              "rule_ids", "finding_ids", "risk_score")
+
+
+def _ecs_name(name: str) -> str:
+    dotted = name.replace("_", ".")
+    for word in _ECS_WORDS:
+        dotted = dotted.replace(word.replace("_", "."), word)
+    return dotted
+
+
 def _c(name: str, sql_type: str, doc: str, ecs: str | None = None) -> Column:
-    return Column(name, sql_type, ecs or name.replace("_", "."), doc)
+    return Column(name, sql_type, ecs or _ecs_name(name), doc)
 
 
 # Columns every event table carries, in this order, first.

@@ -36,7 +36,11 @@ def build(t: Thresholds) -> str:
       FROM net_obs
       WHERE serverless_id IS NOT NULL AND coalesce(process_category, '') <> 'browser'
         AND NOT coalesce(serverless_legacy, false)
+        AND (process_name IS NOT NULL OR process_executable IS NOT NULL
+             OR user_agent_class = 'tool')
     ),
+    host_start AS (SELECT host_key, min(timestamp) AS host_data_start FROM net_obs
+                   GROUP BY host_key),
     fleet AS (SELECT count(DISTINCT host_key) AS hosts, min(timestamp) AS data_start
               FROM net_obs),
     tenants AS (
@@ -55,13 +59,16 @@ def build(t: Thresholds) -> str:
       FROM sl GROUP BY ALL
     ),
     s AS (
-      SELECT g.*, t.tenant_hosts, t.tenant_first_seen, f.hosts AS fleet_hosts, f.data_start,
+      SELECT g.*, t.tenant_hosts, t.tenant_first_seen, f.hosts AS fleet_hosts,
+        h.host_data_start AS data_start,
         f.hosts >= {int(t["min_fleet"])}
           AND t.tenant_hosts <= {int(t["max_hosts"])}
           AND t.tenant_hosts <= {float(t["max_fleet_fraction"])} * f.hosts AS is_rare,
-        t.tenant_first_seen > f.data_start + INTERVAL {int(t["novelty_after_s"])} SECOND
-          AS is_new
+        -- new: first seen (fleet-wide) well after this host's own data begins
+        t.tenant_first_seen > h.host_data_start
+                              + INTERVAL {int(t["novelty_after_s"])} SECOND AS is_new
       FROM g JOIN tenants t USING (tenant) CROSS JOIN fleet f
+      JOIN host_start h ON h.host_key = g.host_name
     )
     SELECT {rule_columns(ID, NAME, "default", TECHNIQUES)},
       CASE WHEN is_rare AND is_new THEN 'medium' ELSE 'low' END AS severity,
@@ -79,7 +86,7 @@ def build(t: Thresholds) -> str:
                                   || fleet_hosts || ' hosts' ELSE '' END
         || CASE WHEN is_rare AND is_new THEN ' and ' ELSE '' END
         || CASE WHEN is_new THEN 'first seen ' || strftime(tenant_first_seen,
-                  '%Y-%m-%d %H:%M:%S') || ' UTC, after the data began at '
+                  '%Y-%m-%d %H:%M:%S') || ' UTC, after this host''s data began at '
                   || strftime(data_start, '%Y-%m-%d %H:%M:%S') ELSE '' END
         || '; here from ' || coalesce(process_name, 'an unknown process') || ' on '
         || host_name || '.' AS reason,

@@ -45,12 +45,17 @@ def build(t: Thresholds) -> str:
              count(*) FILTER (WHERE obs_kind = 'connection') AS connections,
              count(*) FILTER (WHERE obs_kind = 'dns') AS lookups,
              count(DISTINCT process_entity_id) AS processes,
+             any_value(user_agent_original) FILTER (WHERE user_agent_class = 'tool')
+               AS tool_user_agent,
              list(DISTINCT process_pid ORDER BY process_pid)[1:20] AS pids,
              {EVIDENCE_AGG} AS evidence
       FROM net_obs
       WHERE serverless_id IS NOT NULL
         AND coalesce(process_category, '') <> 'browser'
         AND NOT coalesce(serverless_legacy, false)
+        -- without a process (network sensors) only a non-browser client is evidence
+        AND (process_name IS NOT NULL OR process_executable IS NOT NULL
+             OR user_agent_class = 'tool')
       GROUP BY ALL
       HAVING count(*) >= {int(t["min_events"])}
     ),
@@ -79,7 +84,8 @@ def build(t: Thresholds) -> str:
       destination_domain_origin, destination_ip, destination_port, serverless_platform,
       serverless_provider, serverless_kind, serverless_tenant, first_seen, last_seen,
       event_count,
-      coalesce(process_name, '(process unknown: network sensor)')
+      coalesce(process_name, 'A client with user agent "' || left(tool_user_agent, 60)
+                             || '" (process unknown: network sensor)')
         || CASE WHEN process_category = 'lolbin'
                 THEN ' (living-off-the-land ' || coalesce(process_subcategory, 'binary') || ')'
                 WHEN process_category = 'webview' THEN ' (WebView2 host)' ELSE '' END

@@ -26,6 +26,18 @@ from relayhunt.enrich.attribution import attribute_connections
 
 HOST_KEY = "coalesce(host_name, host_id, source_ip)"
 
+# What a network sensor can say about the client without a process: 'tool' for HTTP
+# libraries and command-line clients, 'browser' for browser user agents, else NULL.
+USER_AGENT_CLASS = r"""CASE
+    WHEN user_agent_original IS NULL THEN NULL
+    WHEN regexp_matches(user_agent_original,
+         '(?i)(curl|wget|python|aiohttp|httpx|go-http-client|powershell|winhttp|'
+         || 'microsoft bits|okhttp|java/|apache-httpclient|node-fetch|axios|undici|'
+         || 'libwww|ruby|perl|nim|rust|reqwest|deno/|bun/|certutil)') THEN 'tool'
+    WHEN regexp_matches(user_agent_original, '(?i)^mozilla/5\.0 .*(gecko|applewebkit)')
+         THEN 'browser'
+    END"""
+
 
 def prepare(
     con: duckdb.DuckDBPyConnection,
@@ -68,7 +80,7 @@ def prepare(
         SELECT 'connection' AS obs_kind, {obs_cols},
                attributed_domain AS domain, attributed_domain_origin AS domain_origin,
                destination_ip, destination_port, source_bytes, destination_bytes,
-               url_original
+               url_original, user_agent_original
         FROM connection_attributed
         UNION ALL
         SELECT 'dns' AS obs_kind, timestamp, {HOST_KEY} AS host_key, host_name, host_id,
@@ -79,7 +91,7 @@ def prepare(
                dns_question_name AS domain, 'dns_query' AS domain_origin,
                dns_resolved_ip[1] AS destination_ip, NULL::INTEGER AS destination_port,
                NULL::BIGINT AS source_bytes, NULL::BIGINT AS destination_bytes,
-               NULL AS url_original
+               NULL AS url_original, NULL AS user_agent_original
         FROM dns
         """
     )
@@ -117,7 +129,11 @@ def prepare(
         cat,
         prefix="process",
     )
-    con.execute(f"CREATE OR REPLACE TABLE net_obs AS SELECT * EXCLUDE (_image) FROM ({classified})")
+    con.execute(
+        f"""CREATE OR REPLACE TABLE net_obs AS
+            SELECT * EXCLUDE (_image), {USER_AGENT_CLASS} AS user_agent_class
+            FROM ({classified})"""
+    )
     for tmp in ("_rh_obs", "_rh_obs_ctx", "_rh_obs_sl"):
         con.execute(f"DROP TABLE IF EXISTS {tmp}")
     _cmdline_hosts(con, cat)
