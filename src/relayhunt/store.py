@@ -21,22 +21,24 @@ MACROS: tuple[str, ...] = (
         CAST(TRY_CAST(NULLIF(trim(CAST(s AS VARCHAR)), '') AS TIMESTAMPTZ) AS TIMESTAMP)""",
     # Epoch seconds with fraction (Zeek ts, '1730462400.123456') -> UTC TIMESTAMP.
     """CREATE OR REPLACE MACRO rh_epoch_s(s) AS
-        make_timestamp(CAST(round(TRY_CAST(s AS DOUBLE) * 1000000) AS BIGINT))""",
+        TRY(make_timestamp(TRY_CAST(round(TRY_CAST(s AS DOUBLE) * 1000000) AS BIGINT)))""",
     # Epoch milliseconds (Falcon timestamp, '1730462400123') -> UTC TIMESTAMP.
     """CREATE OR REPLACE MACRO rh_epoch_ms(s) AS
-        make_timestamp(CAST(round(TRY_CAST(s AS DOUBLE) * 1000) AS BIGINT))""",
+        TRY(make_timestamp(TRY_CAST(round(TRY_CAST(s AS DOUBLE) * 1000) AS BIGINT)))""",
     # Windows FILETIME (100 ns ticks since 1601) -> UTC TIMESTAMP.
     """CREATE OR REPLACE MACRO rh_filetime(s) AS
-        make_timestamp(CAST(TRY_CAST(s AS HUGEINT) // 10 - 11644473600000000 AS BIGINT))""",
+        TRY(make_timestamp(TRY_CAST(TRY_CAST(s AS HUGEINT) // 10 - 11644473600000000
+                                    AS BIGINT)))""",
     # Basename of a Windows or POSIX path.
     """CREATE OR REPLACE MACRO rh_basename(p) AS
         NULLIF(regexp_extract(CAST(p AS VARCHAR), '[^\\\\/]*$'), '')""",
     # Hostname as compared everywhere: lowercase, no surrounding blanks, no trailing dot.
     """CREATE OR REPLACE MACRO rh_host(h) AS
         NULLIF(rtrim(lower(trim(CAST(h AS VARCHAR))), '.'), '')""",
-    # Empty string and the usual placeholders for "no value" -> NULL.
+    # Empty string and the usual placeholders for "no value" -> NULL. (list_contains, not
+    # IN: DuckDB plans an IN list in a select list as a join.)
     """CREATE OR REPLACE MACRO rh_nz(v) AS
-        CASE WHEN trim(CAST(v AS VARCHAR)) IN ('', '-', '(empty)', 'null', 'NULL')
+        CASE WHEN list_contains(['', '-', '(empty)', 'null', 'NULL'], trim(CAST(v AS VARCHAR)))
              THEN NULL ELSE CAST(v AS VARCHAR) END""",
     # A JSON array of strings, a JSON scalar, or a delimited string -> VARCHAR[].
     """CREATE OR REPLACE MACRO rh_str_list(v, sep) AS

@@ -18,6 +18,7 @@ Elasticsearch exports (``{"_index":..., "_source": {...}}`` per line, or a searc
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from relayhunt.sources.base import Head, IngestContext
@@ -73,8 +74,9 @@ STRUCT: dict[str, Any] = {
 
 
 def _has(field: str, value: str) -> str:
-    """ECS keyword-or-array field contains ``value``."""
-    return f"regexp_matches(coalesce({field}, ''), '(^|\")' || '{value}' || '(\"|$)')"
+    """ECS keyword-or-array field (read as text) is or contains ``value``; plain string
+    tests, no regular expression per record."""
+    return f"({field} = '{value}' OR contains({field}, '\"{value}\"'))"
 
 
 ROUTE = f"""CASE
@@ -118,7 +120,6 @@ MAPPING = RecordMapping(
     route=ROUTE,
     label=LABEL,
     timestamp='rh_ts(s."@timestamp")',
-    unwrap="$._source",
     columns={
         "process": {
             **COMMON,
@@ -194,4 +195,9 @@ class EcsSource:
         )
 
     def read(self, ctx: IngestContext) -> None:
-        read_json(ctx, MAPPING, wrapper_keys=("hits", "events", "data"))
+        # Elasticsearch exports wrap each event in {"_source": ...}; unwrapping costs a
+        # second parse per record, so it is used only for files that look like that.
+        first = ctx.head.first_json if ctx.head is not None else None
+        wrapped = first is not None and ("_source" in first or "hits" in first)
+        mapping = replace(MAPPING, unwrap="$._source") if wrapped else MAPPING
+        read_json(ctx, mapping, wrapper_keys=("hits", "events", "data"))

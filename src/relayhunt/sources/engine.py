@@ -89,13 +89,14 @@ def load_json_chunk(ctx: IngestContext, chunk: pa.Table, mapping: RecordMapping)
         path = mapping.unwrap.replace("'", "''")
         doc = f"coalesce(TRY(json_extract(j, '{path}')), j)"
 
-    def source(paths: list[list[str]] | None) -> str:
+    def source(paths: list[list[str]] | None, where: str = "") -> str:
         struct = mapping.struct if paths is None else _prune(mapping.struct or {}, paths)
         spec = json.dumps(struct).replace("'", "''")
+        # starts_with(j) first: ltrim copies the string and is needed only rarely.
         return (
             "SELECT idx, line_no, record_no, off, "
-            f"CASE WHEN starts_with(ltrim(j), '{{') THEN TRY(json_transform({doc}, '{spec}')) "
-            "END AS s FROM _rh_chunk"
+            f"CASE WHEN starts_with(j, '{{') OR starts_with(ltrim(j), '{{') "
+            f"THEN TRY(json_transform({doc}, '{spec}')) END AS s FROM _rh_chunk {where}"
         )
 
     con = ctx.store.con
@@ -122,7 +123,11 @@ def load_struct_relation(ctx: IngestContext, relation_sql: str, mapping: RecordM
     """Load from SQL yielding ``(idx, line_no, record_no, off, s)`` with ``s`` a struct.
 
     The relation is evaluated once for routing and once per target table present."""
-    _apply(ctx, lambda _paths: relation_sql, mapping)
+
+    def source(_paths: list[list[str]] | None, where: str = "") -> str:
+        return f"SELECT * FROM ({relation_sql}) {where}"
+
+    _apply(ctx, source, mapping)
 
 
 def _conform(chunk: pa.Table) -> pa.Table:
@@ -182,7 +187,9 @@ def _prune(struct: Mapping[str, Any], paths: list[list[str]]) -> dict[str, Any]:
     return out
 
 
-SourceFn = Callable[[list[list[str]] | None], str]
+SourceFn = Callable[[list[list[str]] | None, str], str]
+"""Builds the record source: (pruned field paths or None for all, a WHERE clause over
+``idx`` to apply before parsing) -> SQL yielding (idx, line_no, record_no, off, s)."""
 
 
 def _apply(ctx: IngestContext, source: SourceFn, mapping: RecordMapping) -> None:
@@ -191,77 +198,139 @@ def _apply(ctx: IngestContext, source: SourceFn, mapping: RecordMapping) -> None
     table: materializing every column of every table for every row cost more than the
     parsing itself."""
     con = ctx.store.con
-    route_sql = [mapping.route, mapping.label, mapping.timestamp]
+    aliases = set(re.findall(r"\bAS\s+([A-Za-z_]\w*)", mapping.prelude))
+    early: dict[str, list[str]] = {}  # table -> numeric checks needing no prelude alias
+    late: dict[str, list[str]] = {}
+    for table, cols in mapping.columns.items():
+        types = {c.name: c.sql_type for c in model.TABLES[table]}
+        for name, expr in cols.items():
+            if types.get(name) not in ("BIGINT", "INTEGER"):
+                continue
+            check = (
+                f"CASE WHEN ({expr}) IS NOT NULL AND TRY_CAST(({expr}) AS {types[name]}) "
+                f"IS NULL THEN '{name}=' || left(CAST(({expr}) AS VARCHAR), 60) END"
+            )
+            uses_alias = any(re.search(rf"\b{a}\b", expr) for a in aliases)
+            (late if uses_alias else early).setdefault(table, []).append(check)
+        late.setdefault(table, []).extend(f"({m})" for m in mapping.checks.values())
+    early_cases = " ".join(
+        f"WHEN '{t}' THEN concat_ws('; ', {', '.join(c)})" for t, c in early.items() if c
+    )
+    early_msg = (
+        f"CASE WHEN _ts IS NOT NULL THEN CASE _table {early_cases} END END"
+        if early_cases
+        else "NULL"
+    )
+    route_sql = [mapping.route, mapping.label, mapping.timestamp, early_msg]
     _execute_pruned(
         con,
         route_sql,
         source,
         lambda src: (
             f"""CREATE OR REPLACE TEMP TABLE _rh_route AS
-            SELECT idx, line_no, record_no, off, s IS NULL AS _bad,
-                   CASE WHEN s IS NOT NULL THEN ({mapping.route}) END AS _table,
-                   CASE WHEN s IS NOT NULL THEN CAST(({mapping.label}) AS VARCHAR) END
-                       AS _label,
-                   CASE WHEN s IS NOT NULL THEN ({mapping.timestamp}) END AS _ts
-            FROM ({src})"""
+            SELECT *, {early_msg} AS _msg FROM (
+              SELECT idx, line_no, record_no, off, s, s IS NULL AS _bad,
+                     CASE WHEN s IS NOT NULL THEN ({mapping.route}) END AS _table,
+                     CASE WHEN s IS NOT NULL THEN CAST(({mapping.label}) AS VARCHAR) END
+                         AS _label,
+                     CASE WHEN s IS NOT NULL THEN ({mapping.timestamp}) END AS _ts
+              FROM ({src}))"""
         ),
     )
+    con.execute("ALTER TABLE _rh_route DROP COLUMN s")
     params = [ctx.file.display, ctx.fmt]
-    present = [
-        str(t)
-        for (t,) in con.execute(
-            "SELECT DISTINCT _table FROM _rh_route WHERE _table IS NOT NULL AND _ts IS NOT NULL"
+    con.execute(
+        """INSERT INTO ingest_issues
+           SELECT ?, ?, line_no, record_no, off, 'warning', 'bad_field_type',
+                  'field(s) not readable, stored as NULL: ' || _msg, NULL
+           FROM _rh_route WHERE _msg IS NOT NULL AND _msg <> ''""",
+        params,
+    )
+    counts = dict(
+        con.execute(
+            "SELECT coalesce(_table, ''), count(*) FROM _rh_route "
+            "WHERE _table IS NULL OR _ts IS NOT NULL GROUP BY ALL"
         ).fetchall()
-    ]
+    )
+    total = sum(counts.values())
+    present = [str(t) for t in counts if t]
     extra = f", {mapping.prelude}" if mapping.prelude else ""
+    row = con.execute("SELECT count(*) FROM _rh_route").fetchone()
+    len_chunk = int(row[0]) if row else 0
     for table in present:
-        cols = mapping.columns.get(table)
-        if cols is None:
+        if table not in mapping.columns:
             raise ValueError(f"route produced table {table!r} with no column mapping")
+        cols = mapping.columns[table]
         types = {c.name: c.sql_type for c in model.TABLES[table]}
         names: list[str] = []
         exprs: list[str] = []
-        checks: list[str] = []
         for name, expr in cols.items():
             if name in ("timestamp", "log_format", "log_file_path", "log_line", "log_record"):
                 continue
             names.append(name)
             exprs.append(f"TRY_CAST(({expr}) AS {types[name]})")
-            if types[name] in ("BIGINT", "INTEGER"):
-                checks.append(
-                    f"CASE WHEN ({expr}) IS NOT NULL AND TRY_CAST(({expr}) AS {types[name]}) "
-                    f"IS NULL THEN '{name}=' || left(CAST(({expr}) AS VARCHAR), 60) END"
-                )
-        checks.extend(f"({msg})" for msg in mapping.checks.values())
+        checks = late.get(table, [])
 
-        # This table's rows, parsed once with only the fields its columns and checks use.
-        def table_rows(src: str, table: str = table) -> str:
-            return f"""CREATE OR REPLACE TEMP TABLE _rh_rows AS
-                SELECT * {extra} FROM (
-                  SELECT r._ts, r.line_no, r.record_no, r.off, x.s
-                  FROM _rh_route r JOIN ({src}) x USING (idx)
-                  WHERE r._table = '{table}' AND r._ts IS NOT NULL)"""
-
-        _execute_pruned(con, [*cols.values(), *checks, mapping.prelude], source, table_rows)
-        insert_cols = ", ".join(names)
-        con.execute(
-            f"INSERT INTO {table} (timestamp, log_format, log_file_path, log_line, "
-            f"log_record{', ' + insert_cols if insert_cols else ''}) "
-            f"SELECT _ts, ?, ?, line_no, record_no"
-            f"{', ' + ', '.join(exprs) if exprs else ''} FROM _rh_rows",
-            [ctx.fmt, ctx.file.display],
+        # Only this table's records are parsed, with only the fields its columns use. When
+        # every record of the chunk goes to this table no filter is needed; otherwise a
+        # semi-join on idx selects them before the parse.
+        sole = counts.get(table) == total == len_chunk
+        keep = (
+            ""
+            if sole
+            else f"WHERE idx IN (SELECT idx FROM _rh_route WHERE _table = '{table}' "
+            "AND _ts IS NOT NULL)"
         )
-        if checks:
-            con.execute(
-                f"""INSERT INTO ingest_issues
-                    SELECT ?, ?, line_no, record_no, off, 'warning', 'bad_field_type',
-                           'field(s) not readable, stored as NULL: ' || msg, NULL
-                    FROM (SELECT line_no, record_no, off,
-                                 concat_ws('; ', {", ".join(checks)}) AS msg
-                          FROM _rh_rows)
-                    WHERE msg <> ''""",
-                params,
+
+        def rows(src: str) -> str:
+            # The time is recomputed: cheaper than joining it back from _rh_route.
+            return f"""SELECT * {extra} FROM (
+                         SELECT line_no, record_no, off, s, ({mapping.timestamp}) AS _ts
+                         FROM ({src}) WHERE s IS NOT NULL)
+                       WHERE _ts IS NOT NULL"""
+
+        insert_cols = ", ".join(names)
+        select_list = ", ".join(["_ts", "?", "?", "line_no", "record_no", *exprs])
+        insert_sql = (
+            f"INSERT INTO {table} (timestamp, log_format, log_file_path, log_line, "
+            f"log_record{', ' + insert_cols if insert_cols else ''}) SELECT {select_list} "
+        )
+
+        def check_sql(rel: str, checks: list[str] = checks) -> str:
+            return f"""INSERT INTO ingest_issues
+                SELECT ?, ?, line_no, record_no, off, 'warning', 'bad_field_type',
+                       'field(s) not readable, stored as NULL: ' || msg, NULL
+                FROM (SELECT line_no, record_no, off, concat_ws('; ', {", ".join(checks)})
+                             AS msg FROM {rel})
+                WHERE msg <> ''"""
+
+        uses = [*cols.values(), *checks, mapping.timestamp, mapping.prelude]
+        if mapping.prelude:
+            # Prelude aliases are materialized once: inlined into many consumers they
+            # multiply the work, and DuckDB may evaluate them outside their TRY().
+
+            def materialize(src: str) -> str:
+                return f"CREATE OR REPLACE TEMP TABLE _rh_rows AS {rows(src)}"
+
+            _execute_pruned(con, uses, source, materialize, where=keep)
+            con.execute(insert_sql + "FROM _rh_rows", [ctx.fmt, ctx.file.display])
+            if checks:
+                con.execute(check_sql("_rh_rows"), params)
+        else:
+
+            def direct_insert(src: str, insert_sql: str = insert_sql) -> str:
+                return insert_sql + f"FROM ({rows(src)})"
+
+            def direct_check(src: str, check_sql: Callable[..., str] = check_sql) -> str:
+                return check_sql(f"({rows(src)})")
+
+            _execute_pruned(
+                con, uses, source, direct_insert, [ctx.fmt, ctx.file.display], where=keep
             )
+            if checks:
+                _execute_pruned(
+                    con, [*checks, mapping.timestamp], source, direct_check, params, where=keep
+                )
     con.execute(
         """INSERT INTO ingest_issues
            SELECT ?, ?, line_no, record_no, off, 'error', 'missing_timestamp',
@@ -283,13 +352,15 @@ def _execute_pruned(
     source: SourceFn,
     build: Callable[[str], str],
     params: list[Any] | None = None,
+    *,
+    where: str = "",
 ) -> None:
     """Run ``build(source(pruned))``; if a reference was missed (binder error), run it
     with the full structure instead."""
     try:
-        con.execute(build(source(_refs(*uses))), params)
+        con.execute(build(source(_refs(*uses), where)), params)
     except duckdb.BinderException:
-        con.execute(build(source(None)), params)
+        con.execute(build(source(None, where)), params)
 
 
 # -- JSON inputs --------------------------------------------------------------------------
