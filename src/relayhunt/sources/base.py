@@ -165,8 +165,9 @@ class Head:
     text: str = field(init=False)
     first_json: dict[str, Any] | None = field(init=False)
     json_layout: str | None = field(init=False)
-    """'ndjson' (one object per line), 'array' (a JSON array), 'object' (one document),
-    or None when the content does not start like JSON."""
+    """'ndjson' (mostly one object per line), 'array' (a JSON array), 'object' (one
+    document), 'concatenated' (objects back to back, e.g. pretty-printed), or None when
+    the content does not start like JSON."""
 
     def __post_init__(self) -> None:
         self.text = self.data.decode("utf-8", "replace").lstrip("\ufeff")
@@ -178,6 +179,12 @@ class Head:
 
 
 def _first_json(text: str) -> tuple[dict[str, Any] | None, str | None]:
+    """The first JSON object in the head and the layout.
+
+    NDJSON is recognised when the first line or at least a third of the head's complete
+    lines are JSON objects, so a damaged first line costs that record, not the file;
+    ``first_json`` is then the first line that parses.
+    """
     stripped = text.lstrip()
     if not stripped:
         return None, None
@@ -189,23 +196,44 @@ def _first_json(text: str) -> tuple[dict[str, Any] | None, str | None]:
         except ValueError:
             return None, "array"
         return (obj if isinstance(obj, dict) else None), "array"
+    lines = [ln.strip() for ln in stripped.split("\n")[:201]]
+    if len(lines) > 1 and len(text) >= HEAD_BYTES - 4:
+        lines = lines[:-1]  # the head may end inside a line
+    candidates = [ln for ln in lines if ln]
+    objects: list[dict[str, Any]] = []
+    for line in candidates:
+        if line.startswith("{"):
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(obj, dict):
+                objects.append(obj)
+    # A complete object on one line hardly occurs inside a pretty-printed document.
+    first_is_object = (
+        bool(objects)
+        and candidates[0].startswith("{")
+        and objects[0] == (_loads_or_none(candidates[0]))
+    )
+    if objects and (first_is_object or len(objects) * 3 >= len(candidates)):
+        return objects[0], "ndjson"
     if stripped[0] != "{":
         return None, None
-    first_line = stripped.split("\n", 1)[0].strip()
-    try:
-        obj = json.loads(first_line)
-        if isinstance(obj, dict):
-            return obj, "ndjson"
-    except ValueError:
-        pass
     try:
         obj, end = decoder.raw_decode(stripped)
     except ValueError:
         return None, "object"
     rest = stripped[end:].lstrip()
     if isinstance(obj, dict) and rest.startswith("{"):
-        return obj, "ndjson"  # pretty-printed or concatenated objects; handled as a document
+        return obj, "concatenated"  # pretty-printed or concatenated objects: a document
     return (obj if isinstance(obj, dict) else None), "object"
+
+
+def _loads_or_none(line: str) -> Any:
+    try:
+        return json.loads(line)
+    except ValueError:
+        return None
 
 
 @dataclass

@@ -375,7 +375,7 @@ def read_json(
 ) -> None:
     """Read NDJSON (fast path, line numbers) or a JSON document (array / wrapper object)."""
     head = ctx.head
-    if head is not None and head.json_layout == "ndjson" and _first_line_is_object(head.text):
+    if head is not None and head.json_layout == "ndjson":
         with ctx.file.open() as stream:
             for chunk in prefetch(iter_line_tables(stream, ctx)):
                 load_json_chunk(ctx, chunk, mapping)
@@ -383,14 +383,6 @@ def read_json(
         return
     for chunk in iter_document_records(ctx, wrapper_keys, document_limit):
         load_json_chunk(ctx, chunk, mapping)
-
-
-def _first_line_is_object(text: str) -> bool:
-    line = text.lstrip().split("\n", 1)[0].strip()
-    try:
-        return isinstance(json.loads(line), dict)
-    except ValueError:
-        return False
 
 
 def iter_document_records(

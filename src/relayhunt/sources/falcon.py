@@ -289,30 +289,9 @@ MAPPING = RecordMapping(
 
 
 def looks_like_ndjson(head: Head | None) -> bool:
-    """True when most complete lines of the head are JSON objects.
-
-    Stricter about layout than :class:`Head` (which looks only at the first line): an
-    NDJSON file whose first line is damaged is still read line by line, so the damage
-    costs one record rather than the file.
-    """
-    if head is None:
-        return False
-    lines = head.text.split("\n")
-    if len(head.data) >= 64 * 1024 and len(lines) > 1:
-        lines = lines[:-1]  # the head may end inside a line
-    candidates = [ln.strip() for ln in lines[:200] if ln.strip()]
-    if not candidates:
-        return False
-    objects = 0
-    for line in candidates:
-        if not line.startswith("{"):
-            continue
-        try:
-            if isinstance(json.loads(line), dict):
-                objects += 1
-        except ValueError:
-            continue
-    return objects >= 1 and objects * 2 >= len(candidates)
+    """True when most complete lines of the head are JSON objects (see :class:`Head`): an
+    NDJSON file whose first line is damaged is still read line by line."""
+    return head is not None and head.json_layout == "ndjson"
 
 
 def iter_json_chunks(ctx: IngestContext, wrapper_keys: tuple[str, ...]) -> Iterator[pa.Table]:
