@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from relayhunt import model
@@ -100,9 +101,29 @@ def load_json_chunk(ctx: IngestContext, chunk: pa.Table, mapping: RecordMapping)
         )
 
     con = ctx.store.con
-    con.register("_rh_chunk", _conform(chunk))
+    conformed = _conform(chunk)
+    con.register("_rh_chunk", conformed)
+    subsets: list[str] = []
+
+    def json_source(paths: list[list[str]] | None, where: str = "") -> str:
+        # A per-table WHERE (idx IN ...) is served from an Arrow-filtered copy of the chunk:
+        # DuckDB would evaluate the parse before a semi-join, i.e. on every row per table.
+        if where.startswith(_TABLE_FILTER):
+            table = where[len(_TABLE_FILTER) :]
+            name = f"_rh_sub_{table}"
+            if name not in subsets:
+                route = con.execute(
+                    "SELECT idx FROM _rh_route WHERE _table = ? AND _ts IS NOT NULL", [table]
+                ).fetchnumpy()["idx"]
+                mask = np.zeros(conformed.num_rows, dtype=bool)
+                mask[route] = True
+                con.register(name, conformed.filter(pa.array(mask)))
+                subsets.append(name)
+            return source(paths, "").replace("FROM _rh_chunk", f"FROM {name}")
+        return source(paths, where)
+
     try:
-        _apply(ctx, source, mapping)
+        _apply(ctx, json_source, mapping, filter_by_table=True)
         con.execute(
             """INSERT INTO ingest_issues
                SELECT ?, ?, c.line_no, c.record_no, c.off, 'error', 'invalid_json',
@@ -117,6 +138,8 @@ def load_json_chunk(ctx: IngestContext, chunk: pa.Table, mapping: RecordMapping)
         )
     finally:
         con.unregister("_rh_chunk")
+        for name in subsets:
+            con.unregister(name)
 
 
 def load_struct_relation(ctx: IngestContext, relation_sql: str, mapping: RecordMapping) -> None:
@@ -192,7 +215,12 @@ SourceFn = Callable[[list[list[str]] | None, str], str]
 ``idx`` to apply before parsing) -> SQL yielding (idx, line_no, record_no, off, s)."""
 
 
-def _apply(ctx: IngestContext, source: SourceFn, mapping: RecordMapping) -> None:
+_TABLE_FILTER = "table:"
+
+
+def _apply(
+    ctx: IngestContext, source: SourceFn, mapping: RecordMapping, *, filter_by_table: bool = False
+) -> None:
     """Route every record (a narrow parse), then parse each target table's records once
     more with just that table's fields and insert them directly. No wide intermediate
     table: materializing every column of every table for every row cost more than the
@@ -228,7 +256,8 @@ def _apply(ctx: IngestContext, source: SourceFn, mapping: RecordMapping) -> None
         source,
         lambda src: (
             f"""CREATE OR REPLACE TEMP TABLE _rh_route AS
-            SELECT *, {early_msg} AS _msg FROM (
+            SELECT idx, line_no, record_no, off, _bad, _table, _label, _ts,
+                   {early_msg} AS _msg FROM (
               SELECT idx, line_no, record_no, off, s, s IS NULL AS _bad,
                      CASE WHEN s IS NOT NULL THEN ({mapping.route}) END AS _table,
                      CASE WHEN s IS NOT NULL THEN CAST(({mapping.label}) AS VARCHAR) END
@@ -237,7 +266,6 @@ def _apply(ctx: IngestContext, source: SourceFn, mapping: RecordMapping) -> None
               FROM ({src}))"""
         ),
     )
-    con.execute("ALTER TABLE _rh_route DROP COLUMN s")
     params = [ctx.file.display, ctx.fmt]
     con.execute(
         """INSERT INTO ingest_issues
@@ -275,12 +303,15 @@ def _apply(ctx: IngestContext, source: SourceFn, mapping: RecordMapping) -> None
         # every record of the chunk goes to this table no filter is needed; otherwise a
         # semi-join on idx selects them before the parse.
         sole = counts.get(table) == total == len_chunk
-        keep = (
-            ""
-            if sole
-            else f"WHERE idx IN (SELECT idx FROM _rh_route WHERE _table = '{table}' "
-            "AND _ts IS NOT NULL)"
-        )
+        if sole:
+            keep = ""
+        elif filter_by_table:
+            keep = _TABLE_FILTER + table
+        else:
+            keep = (
+                f"WHERE idx IN (SELECT idx FROM _rh_route WHERE _table = '{table}' "
+                "AND _ts IS NOT NULL)"
+            )
 
         def rows(src: str) -> str:
             # The time is recomputed: cheaper than joining it back from _rh_route.
