@@ -27,8 +27,16 @@ import duckdb
 def measure(path: Path, *, out_suffix: str = ".parquet") -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="rh-bench-") as tmp:
         db = Path(tmp) / "store.duckdb"
-        cmd = [sys.executable, "-m", "relayhunt.cli", "normalize", str(path), "--quiet",
-               "--out", str(db)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "relayhunt.cli",
+            "normalize",
+            str(path),
+            "--quiet",
+            "--out",
+            str(db),
+        ]
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd)
         _, status, usage = os.wait4(proc.pid, 0)
@@ -37,10 +45,13 @@ def measure(path: Path, *, out_suffix: str = ".parquet") -> dict[str, float]:
         if code not in (0, 3):
             raise SystemExit(f"{path}: relayhunt exited {code}")
         con = duckdb.connect(str(db), read_only=True)
-        records = con.execute("SELECT sum(records_seen), sum(bytes_read) FROM ingest_files"
-                              ).fetchone()
-        stored = sum(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore[index]
-                     for t in ("process", "dns", "connection", "file"))
+        records = con.execute(
+            "SELECT sum(records_seen), sum(bytes_read) FROM ingest_files"
+        ).fetchone()
+        stored = sum(
+            con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore[index]
+            for t in ("process", "dns", "connection", "file")
+        )
         issues = con.execute("SELECT count(*) FROM ingest_issues").fetchone()
         con.close()
     assert records is not None and issues is not None
@@ -58,7 +69,7 @@ def measure(path: Path, *, out_suffix: str = ".parquet") -> dict[str, float]:
 def big_input(gb: float, workdir: Path) -> Path:
     """A large ECS NDJSON file made by repeating a generated 1M-event file."""
     sys.path.insert(0, str(Path(__file__).parent))
-    from generate import write  # noqa: PLC0415
+    from generate import write
 
     seed = write("ecs", 1_000_000, workdir)
     target = workdir / "big.ecs.ndjson"
@@ -83,13 +94,16 @@ def main() -> None:
     if args.big_gb:
         args.workdir.mkdir(parents=True, exist_ok=True)
         files.append(big_input(args.big_gb, args.workdir))
-    print(f"| input | MB | records | stored | issues | seconds | records/s | peak RSS MB |")
+    print("| input | MB | records | stored | issues | seconds | records/s | peak RSS MB |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for f in files:
         r = measure(f)
-        print(f"| {f.name} | {r['mb']:,.0f} | {r['records']:,.0f} | {r['stored']:,.0f} | "
-              f"{r['issues']:,.0f} | {r['seconds']:.1f} | {r['rate']:,.0f} | "
-              f"{r['peak_mb']:,.0f} |", flush=True)
+        print(
+            f"| {f.name} | {r['mb']:,.0f} | {r['records']:,.0f} | {r['stored']:,.0f} | "
+            f"{r['issues']:,.0f} | {r['seconds']:.1f} | {r['rate']:,.0f} | "
+            f"{r['peak_mb']:,.0f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

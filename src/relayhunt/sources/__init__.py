@@ -13,10 +13,20 @@ from relayhunt.sources.base import Head, IngestContext, InputFile, Source
 # (module, class) in sniffing order. Each reader adds its own line.
 READERS: tuple[tuple[str, str], ...] = (
     # -- sysmon --
+    ("relayhunt.sources.sysmon_evtx", "SysmonEvtxSource"),
+    ("relayhunt.sources.sysmon_xml", "SysmonXmlSource"),
+    ("relayhunt.sources.sysmon", "SysmonWinlogbeatSource"),
+    ("relayhunt.sources.sysmon", "SysmonJsonSource"),
     # -- falcon --
+    ("relayhunt.sources.falcon", "FalconSource"),
     # -- defender --
+    ("relayhunt.sources.defender", "DefenderJsonSource"),
+    ("relayhunt.sources.defender", "DefenderCsvSource"),
     # -- udm --
+    ("relayhunt.sources.udm", "UdmSource"),
     # -- zeek --
+    ("relayhunt.sources.zeek", "ZeekTsvSource"),
+    ("relayhunt.sources.zeek", "ZeekJsonSource"),
     ("relayhunt.sources.ecs", "EcsSource"),  # generic ECS: keep last
 )
 
