@@ -121,6 +121,15 @@ DESTINATION_CONTEXT = """
     bool_or(coalesce(serverless_legacy, false)) AS serverless_legacy"""
 
 
+# The process and destination columns of a finding, as every grouped rule selects them
+# from its aggregate (the names PROCESS_CONTEXT and DESTINATION_CONTEXT produce).
+FINDING_CONTEXT = """host_name, user_name, process_entity_id, process_pid, process_executable,
+      process_name, process_command_line, process_parent_executable, process_parent_name,
+      process_parent_command_line, process_category, destination_domain,
+      destination_domain_origin, destination_ip, destination_port, serverless_platform,
+      serverless_provider, serverless_kind"""
+
+
 def sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 

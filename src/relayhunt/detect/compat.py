@@ -28,6 +28,7 @@ from __future__ import annotations
 from relayhunt.detect.base import (
     DESTINATION_CONTEXT,
     EVIDENCE_AGG,
+    FINDING_CONTEXT,
     PROCESS_CONTEXT,
     Rule,
     Thresholds,
@@ -96,11 +97,7 @@ def build_000(t: Thresholds) -> str:
     )
     SELECT {rule_columns(ID_000, NAME_000, "compat", ("T1584.007",))},
       'medium' AS severity, 'low' AS confidence, rh_score('medium', 'low', 0) AS score,
-      host_name, user_name, process_entity_id, process_pid, process_executable,
-      process_name, process_command_line, process_parent_executable, process_parent_name,
-      process_parent_command_line, process_category, destination_domain,
-      destination_domain_origin, destination_ip, destination_port, serverless_platform,
-      serverless_provider, serverless_kind, serverless_tenant, first_seen, last_seen,
+      {FINDING_CONTEXT}, serverless_tenant, first_seen, last_seen,
       event_count,
       'Elastic rule 000 would flag ' || coalesce(process_name, proc_key) || ' on '
         || host_name || ': ' || max_runs || ' connections to its serverless list within '
@@ -147,11 +144,7 @@ def build_001(t: Thresholds) -> str:
     )
     SELECT {rule_columns(ID_001, NAME_001, "compat", ("T1584.007",))},
       'high' AS severity, 'medium' AS confidence, rh_score('high', 'medium', 0) AS score,
-      host_name, user_name, process_entity_id, process_pid, process_executable,
-      process_name, process_command_line, process_parent_executable, process_parent_name,
-      process_parent_command_line, process_category, destination_domain,
-      destination_domain_origin, destination_ip, destination_port, serverless_platform,
-      serverless_provider, serverless_kind, serverless_tenant, first_seen, last_seen,
+      {FINDING_CONTEXT}, serverless_tenant, first_seen, last_seen,
       event_count,
       'LogScale rule 001 would flag ' || coalesce(process_name, '?') || ' on ' || host_name
         || ' -> ' || destination_domain || ': ' || event_count || ' events over '

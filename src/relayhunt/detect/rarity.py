@@ -18,6 +18,7 @@ from __future__ import annotations
 from relayhunt.detect.base import (
     DESTINATION_CONTEXT,
     EVIDENCE_AGG,
+    FINDING_CONTEXT,
     PROCESS_CONTEXT,
     Rule,
     Thresholds,
@@ -75,11 +76,7 @@ def build(t: Thresholds) -> str:
       'medium' AS confidence,
       rh_score(CASE WHEN is_rare AND is_new THEN 'medium' ELSE 'low' END, 'medium',
                10 * coalesce(serverless_weight, 0.5)) AS score,
-      host_name, user_name, process_entity_id, process_pid, process_executable,
-      process_name, process_command_line, process_parent_executable, process_parent_name,
-      process_parent_command_line, process_category, destination_domain,
-      destination_domain_origin, destination_ip, destination_port, serverless_platform,
-      serverless_provider, serverless_kind, tenant AS serverless_tenant,
+      {FINDING_CONTEXT}, tenant AS serverless_tenant,
       first_seen, last_seen, event_count,
       tenant || ' (' || serverless_platform || ') is '
         || CASE WHEN is_rare THEN 'contacted by only ' || tenant_hosts || ' of '

@@ -17,6 +17,7 @@ from __future__ import annotations
 from relayhunt.detect.base import (
     DESTINATION_CONTEXT,
     EVIDENCE_AGG,
+    FINDING_CONTEXT,
     PROCESS_CONTEXT,
     Rule,
     Thresholds,
@@ -78,11 +79,7 @@ def build(t: Thresholds) -> str:
                10 * coalesce(serverless_weight, 0.5)
                + CASE WHEN process_category = 'lolbin' THEN 5 ELSE 0 END
                + CASE WHEN process_user_writable_dir IS NOT NULL THEN 5 ELSE 0 END) AS score,
-      host_name, user_name, process_entity_id, process_pid, process_executable,
-      process_name, process_command_line, process_parent_executable, process_parent_name,
-      process_parent_command_line, process_category, destination_domain,
-      destination_domain_origin, destination_ip, destination_port, serverless_platform,
-      serverless_provider, serverless_kind, serverless_tenant, first_seen, last_seen,
+      {FINDING_CONTEXT}, serverless_tenant, first_seen, last_seen,
       event_count,
       coalesce(process_name, 'A client with user agent "' || left(tool_user_agent, 60)
                              || '" (process unknown: network sensor)')
