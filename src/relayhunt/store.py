@@ -184,7 +184,7 @@ class Store:
         if name not in model.all_tables():
             raise KeyError(name)
         self.flush_issues()
-        return self.con.execute(f"SELECT * FROM {name}").fetch_arrow_table()
+        return self.con.execute(f"SELECT * FROM {name}").to_arrow_table()
 
     def count(self, name: str) -> int:
         self.flush_issues()
