@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from relayhunt.sources.base import ByteStream, GzipTruncated, IngestContext
 
-BLOCK_BYTES = 32 * 1024 * 1024
+BLOCK_BYTES = 64 * 1024 * 1024
 BATCH_ROWS = 16_384
 LINE_SCHEMA = pa.schema(
     [
