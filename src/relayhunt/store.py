@@ -107,6 +107,31 @@ class Store:
             self.con.execute(model.ddl(name, cols))
         self._pending_issues: list[dict[str, Any]] = []
         self._issues_lock = threading.Lock()
+        self._staged: dict[tuple[str, tuple[str, ...]], list[pa.Table]] = {}
+        self._staged_bytes = 0
+
+    # -- staged appends -----------------------------------------------------------------
+    # DuckDB appends cost ~10x more per row in many small INSERT statements than in one
+    # large one (measured: 1M rows x 35 columns, 6.6 s in 40k-row statements, 0.6 s in
+    # one). Readers therefore stage each chunk's rows as Arrow and the store appends them
+    # in bulk when STAGE_BYTES are staged, and at the end of every input file.
+    STAGE_BYTES = 256 * 1024 * 1024
+
+    def stage(self, table: str, data: pa.Table) -> None:
+        """Queue rows for ``table`` (columns a subset of the table's, by name)."""
+        if data.num_rows == 0:
+            return
+        key = (table, tuple(data.column_names))
+        self._staged.setdefault(key, []).append(data)
+        self._staged_bytes += data.nbytes
+        if self._staged_bytes >= self.STAGE_BYTES:
+            self.flush_staged()
+
+    def flush_staged(self) -> None:
+        """Append everything staged; one INSERT per table and column set."""
+        staged, self._staged, self._staged_bytes = self._staged, {}, 0
+        for (table, _cols), parts in staged.items():
+            self.insert_arrow(table, pa.concat_tables(parts) if len(parts) > 1 else parts[0])
 
     # -- ingest bookkeeping -------------------------------------------------------------
     def add_issue(
@@ -144,12 +169,18 @@ class Store:
         ):
             self.flush_issues()
 
+    def flush(self) -> None:
+        """Write everything queued: staged rows and pending issues."""
+        self.flush_staged()
+        self.flush_issues()
+
     def flush_issues(self) -> None:
-        if not self._pending_issues:
-            return
-        tbl = pa.Table.from_pylist(self._pending_issues, schema=model.arrow_schema("ingest_issues"))
-        self._pending_issues = []
-        self.insert_arrow("ingest_issues", tbl)
+        # Swap under the lock: a prefetch thread may be adding issues meanwhile.
+        with self._issues_lock:
+            pending, self._pending_issues = self._pending_issues, []
+        if pending:
+            tbl = pa.Table.from_pylist(pending, schema=model.arrow_schema("ingest_issues"))
+            self.insert_arrow("ingest_issues", tbl)
 
     def insert_arrow(self, table: str, data: pa.Table) -> None:
         """Append an Arrow table whose columns are a subset of ``table``'s, by name."""
@@ -183,17 +214,17 @@ class Store:
         """One table as Arrow."""
         if name not in model.all_tables():
             raise KeyError(name)
-        self.flush_issues()
+        self.flush()
         return self.con.execute(f"SELECT * FROM {name}").to_arrow_table()
 
     def count(self, name: str) -> int:
-        self.flush_issues()
+        self.flush()
         row = self.con.execute(f"SELECT count(*) FROM {name}").fetchone()
         return int(row[0]) if row else 0
 
     def summary(self) -> dict[str, Any]:
         """Events per table per format, rejected records per reason, skipped types."""
-        self.flush_issues()
+        self.flush()
         parts = " UNION ALL ".join(
             f"SELECT '{t}' AS tbl, log_format, count(*) AS n FROM {t} GROUP BY ALL"
             for t in model.EVENT_TABLES
@@ -244,7 +275,7 @@ class Store:
 
     def export(self, out: Path) -> None:
         """Write all events to ``out``: .parquet, .ndjson/.jsonl/.json, or .duckdb."""
-        self.flush_issues()
+        self.flush()
         suffix = out.suffix.lower()
         target = _sql_str(str(out))
         if suffix == ".parquet":
@@ -282,7 +313,7 @@ class Store:
         )
 
     def close(self) -> None:
-        self.flush_issues()
+        self.flush()
         self.con.close()
         if self._tmp is not None:
             self._tmp.cleanup()

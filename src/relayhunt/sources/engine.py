@@ -320,12 +320,18 @@ def _apply(
                          FROM ({src}) WHERE s IS NOT NULL)
                        WHERE _ts IS NOT NULL"""
 
-        insert_cols = ", ".join(names)
-        select_list = ", ".join(["_ts", "?", "?", "line_no", "record_no", *exprs])
-        insert_sql = (
-            f"INSERT INTO {table} (timestamp, log_format, log_file_path, log_line, "
-            f"log_record{', ' + insert_cols if insert_cols else ''}) SELECT {select_list} "
+        select_list = ", ".join(
+            [
+                "_ts AS timestamp",
+                "?::VARCHAR AS log_format",
+                "?::VARCHAR AS log_file_path",
+                "line_no AS log_line",
+                "record_no AS log_record",
+                *(f"{e} AS {n}" for e, n in zip(exprs, names, strict=True)),
+            ]
         )
+        # Rows are staged as Arrow and appended in bulk by the store (see Store.stage).
+        insert_sql = f"SELECT {select_list} "
 
         def check_sql(rel: str, checks: list[str] = checks) -> str:
             return f"""INSERT INTO ingest_issues
@@ -344,7 +350,12 @@ def _apply(
                 return f"CREATE OR REPLACE TEMP TABLE _rh_rows AS {rows(src)}"
 
             _execute_pruned(con, uses, source, materialize, where=keep)
-            con.execute(insert_sql + "FROM _rh_rows", [ctx.fmt, ctx.file.display])
+            ctx.store.stage(
+                table,
+                con.execute(
+                    insert_sql + "FROM _rh_rows", [ctx.fmt, ctx.file.display]
+                ).to_arrow_table(),
+            )
             if checks:
                 con.execute(check_sql("_rh_rows"), params)
         else:
@@ -355,8 +366,11 @@ def _apply(
             def direct_check(src: str, check_sql: Callable[..., str] = check_sql) -> str:
                 return check_sql(f"({rows(src)})")
 
-            _execute_pruned(
-                con, uses, source, direct_insert, [ctx.fmt, ctx.file.display], where=keep
+            ctx.store.stage(
+                table,
+                _execute_pruned(
+                    con, uses, source, direct_insert, [ctx.fmt, ctx.file.display], where=keep
+                ).to_arrow_table(),
             )
             if checks:
                 _execute_pruned(
@@ -385,13 +399,13 @@ def _execute_pruned(
     params: list[Any] | None = None,
     *,
     where: str = "",
-) -> None:
+) -> Any:
     """Run ``build(source(pruned))``; if a reference was missed (binder error), run it
-    with the full structure instead."""
+    with the full structure instead. Returns the DuckDB result."""
     try:
-        con.execute(build(source(_refs(*uses), where)), params)
+        return con.execute(build(source(_refs(*uses), where)), params)
     except duckdb.BinderException:
-        con.execute(build(source(None, where)), params)
+        return con.execute(build(source(None, where)), params)
 
 
 # -- JSON inputs --------------------------------------------------------------------------
