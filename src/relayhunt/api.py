@@ -71,8 +71,10 @@ def hunt(
     ``min_severity`` override the config's.
     """
     registry = {r.id: dict(r.thresholds) for r in all_rules()}
-    cfg = config if isinstance(config, Config) else load_config(
-        Path(config) if config is not None else None, rules=registry
+    cfg = (
+        config
+        if isinstance(config, Config)
+        else load_config(Path(config) if config is not None else None, rules=registry)
     )
     chosen_profile = profile or cfg.profile
     floor = min_severity or cfg.min_severity

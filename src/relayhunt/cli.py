@@ -210,8 +210,9 @@ def hunt(
     ] = None,
     profile: Annotated[
         str | None,
-        typer.Option(help="default (relayhunt's rules) | compat (the vendors' rules "
-                     "reproduced) | all."),
+        typer.Option(
+            help="default (relayhunt's rules) | compat (the vendors' rules reproduced) | all."
+        ),
     ] = None,
     show_suppressed: Annotated[
         bool, typer.Option(help="Also list the findings the allowlist suppressed.")
@@ -240,7 +241,10 @@ def hunt(
         _usage(f"--config: no such file: {config}")
     try:
         result = run_hunt(
-            _resolve(paths), config, profile=profile, min_severity=min_severity,
+            _resolve(paths),
+            config,
+            profile=profile,
+            min_severity=min_severity,
             store=Store(db, memory_limit=memory_limit),
         )
     except ConfigError as exc:
@@ -258,8 +262,12 @@ def hunt(
             if csv_out is not None:
                 rcsv.write_findings(result.findings, csv_out)
             if html_out is not None:
-                rhtml.write_report(html_out, findings=result.findings,
-                                   incidents=result.incidents, summary=result.summary)
+                rhtml.write_report(
+                    html_out,
+                    findings=result.findings,
+                    incidents=result.incidents,
+                    summary=result.summary,
+                )
         except OSError as exc:
             _usage(f"cannot write output: {exc}")
         if not quiet:
@@ -274,15 +282,20 @@ def hunt(
             out.print(
                 f"{result.findings.num_rows} finding(s) in {result.incidents.num_rows} "
                 f"incident(s); {result.suppressed.num_rows} suppressed by the allowlist"
-                + ("" if show_suppressed or not result.suppressed.num_rows
-                   else " (list them with --show-suppressed)")
+                + (
+                    ""
+                    if show_suppressed or not result.suppressed.num_rows
+                    else " (list them with --show-suppressed)"
+                )
                 + f"; {result.below_min_severity} below --min-severity; "
                 f"{result.ingest.records:,} records read"
             )
             rejected = result.store.count("ingest_issues")
             if rejected or result.ingest.unreadable:
-                out.print(f"{rejected} input record(s) rejected or damaged: run "
-                          "`relayhunt normalize` on the same input for the details")
+                out.print(
+                    f"{rejected} input record(s) rejected or damaged: run "
+                    "`relayhunt normalize` on the same input for the details"
+                )
             for written in (json_out, incidents_out, csv_out, html_out):
                 if written is not None:
                     out.print(f"wrote {terminal_safe(written)}")

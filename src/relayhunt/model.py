@@ -46,9 +46,21 @@ _ARROW_TYPES: Final[dict[str, pa.DataType]] = {
 
 
 # ECS field names whose last part has an underscore of its own.
-_ECS_WORDS = ("command_line", "entity_id", "working_directory", "resolved_ip", "response_code",
-              "status_code", "user_agent", "first_seen", "last_seen", "event_count",
-              "rule_ids", "finding_ids", "risk_score")
+_ECS_WORDS = (
+    "command_line",
+    "entity_id",
+    "working_directory",
+    "resolved_ip",
+    "response_code",
+    "status_code",
+    "user_agent",
+    "first_seen",
+    "last_seen",
+    "event_count",
+    "rule_ids",
+    "finding_ids",
+    "risk_score",
+)
 
 
 def _ecs_name(name: str) -> str:
