@@ -450,17 +450,14 @@ def _insert_direct(
         rel = relation(only)
         return f"(SELECT *, {mapping.prelude} FROM ({rel}))" if mapping.prelude else f"({rel})"
 
-    projected = ", ".join(f"TRY_CAST(({cols[n]}) AS {types[n]}) AS {n}" for n in names)
-    # Staged as Arrow and appended in bulk by the store (see Store.stage).
-    ctx.store.stage(
-        table,
-        con.execute(
-            f"""SELECT _ts AS timestamp, ?::VARCHAR AS log_format,
-                       ?::VARCHAR AS log_file_path, line_no AS log_line, {projected}
-                FROM (SELECT *, ({mapping.timestamp}) AS _ts FROM {source(None)})
-                WHERE _ts IS NOT NULL""",
-            [ctx.fmt, ctx.file.display],
-        ).to_arrow_table(),
+    projected = ", ".join(f"TRY_CAST(({cols[n]}) AS {types[n]})" for n in names)
+    con.execute(
+        f"""INSERT INTO {table} (timestamp, log_format, log_file_path, log_line, log_record,
+                                 {", ".join(names)})
+            SELECT _ts, ?, ?, line_no, NULL, {projected}
+            FROM (SELECT *, ({mapping.timestamp}) AS _ts FROM {source(None)})
+            WHERE _ts IS NOT NULL""",
+        [ctx.fmt, ctx.file.display],
     )
     ints = [n for n in names if types[n] in ("BIGINT", "INTEGER")]
     unreadable = {
