@@ -107,31 +107,6 @@ class Store:
             self.con.execute(model.ddl(name, cols))
         self._pending_issues: list[dict[str, Any]] = []
         self._issues_lock = threading.Lock()
-        self._staged: dict[tuple[str, tuple[str, ...]], list[pa.Table]] = {}
-        self._staged_bytes = 0
-
-    # -- staged appends -----------------------------------------------------------------
-    # DuckDB appends cost ~10x more per row in many small INSERT statements than in one
-    # large one (measured: 1M rows x 35 columns, 6.6 s in 40k-row statements, 0.6 s in
-    # one). Readers therefore stage each chunk's rows as Arrow and the store appends them
-    # in bulk when STAGE_BYTES are staged, and at the end of every input file.
-    STAGE_BYTES = 256 * 1024 * 1024
-
-    def stage(self, table: str, data: pa.Table) -> None:
-        """Queue rows for ``table`` (columns a subset of the table's, by name)."""
-        if data.num_rows == 0:
-            return
-        key = (table, tuple(data.column_names))
-        self._staged.setdefault(key, []).append(data)
-        self._staged_bytes += data.nbytes
-        if self._staged_bytes >= self.STAGE_BYTES:
-            self.flush_staged()
-
-    def flush_staged(self) -> None:
-        """Append everything staged; one INSERT per table and column set."""
-        staged, self._staged, self._staged_bytes = self._staged, {}, 0
-        for (table, _cols), parts in staged.items():
-            self.insert_arrow(table, pa.concat_tables(parts) if len(parts) > 1 else parts[0])
 
     # -- ingest bookkeeping -------------------------------------------------------------
     def add_issue(
@@ -168,11 +143,6 @@ class Store:
             threading.main_thread()
         ):
             self.flush_issues()
-
-    def flush(self) -> None:
-        """Write everything queued: staged rows and pending issues."""
-        self.flush_staged()
-        self.flush_issues()
 
     def flush_issues(self) -> None:
         # Swap under the lock: a prefetch thread may be adding issues meanwhile.
@@ -214,17 +184,17 @@ class Store:
         """One table as Arrow."""
         if name not in model.all_tables():
             raise KeyError(name)
-        self.flush()
+        self.flush_issues()
         return self.con.execute(f"SELECT * FROM {name}").to_arrow_table()
 
     def count(self, name: str) -> int:
-        self.flush()
+        self.flush_issues()
         row = self.con.execute(f"SELECT count(*) FROM {name}").fetchone()
         return int(row[0]) if row else 0
 
     def summary(self) -> dict[str, Any]:
         """Events per table per format, rejected records per reason, skipped types."""
-        self.flush()
+        self.flush_issues()
         parts = " UNION ALL ".join(
             f"SELECT '{t}' AS tbl, log_format, count(*) AS n FROM {t} GROUP BY ALL"
             for t in model.EVENT_TABLES
@@ -275,7 +245,7 @@ class Store:
 
     def export(self, out: Path) -> None:
         """Write all events to ``out``: .parquet, .ndjson/.jsonl/.json, or .duckdb."""
-        self.flush()
+        self.flush_issues()
         suffix = out.suffix.lower()
         target = _sql_str(str(out))
         if suffix == ".parquet":
@@ -313,7 +283,7 @@ class Store:
         )
 
     def close(self) -> None:
-        self.flush()
+        self.flush_issues()
         self.con.close()
         if self._tmp is not None:
             self._tmp.cleanup()

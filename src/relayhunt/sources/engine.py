@@ -320,18 +320,12 @@ def _apply(
                          FROM ({src}) WHERE s IS NOT NULL)
                        WHERE _ts IS NOT NULL"""
 
-        select_list = ", ".join(
-            [
-                "_ts AS timestamp",
-                "?::VARCHAR AS log_format",
-                "?::VARCHAR AS log_file_path",
-                "line_no AS log_line",
-                "record_no AS log_record",
-                *(f"{e} AS {n}" for e, n in zip(exprs, names, strict=True)),
-            ]
+        insert_cols = ", ".join(names)
+        select_list = ", ".join(["_ts", "?", "?", "line_no", "record_no", *exprs])
+        insert_sql = (
+            f"INSERT INTO {table} (timestamp, log_format, log_file_path, log_line, "
+            f"log_record{', ' + insert_cols if insert_cols else ''}) SELECT {select_list} "
         )
-        # Rows are staged as Arrow and appended in bulk by the store (see Store.stage).
-        insert_sql = f"SELECT {select_list} "
 
         def check_sql(rel: str, checks: list[str] = checks) -> str:
             return f"""INSERT INTO ingest_issues
@@ -350,12 +344,7 @@ def _apply(
                 return f"CREATE OR REPLACE TEMP TABLE _rh_rows AS {rows(src)}"
 
             _execute_pruned(con, uses, source, materialize, where=keep)
-            ctx.store.stage(
-                table,
-                con.execute(
-                    insert_sql + "FROM _rh_rows", [ctx.fmt, ctx.file.display]
-                ).to_arrow_table(),
-            )
+            con.execute(insert_sql + "FROM _rh_rows", [ctx.fmt, ctx.file.display])
             if checks:
                 con.execute(check_sql("_rh_rows"), params)
         else:
@@ -366,11 +355,8 @@ def _apply(
             def direct_check(src: str, check_sql: Callable[..., str] = check_sql) -> str:
                 return check_sql(f"({rows(src)})")
 
-            ctx.store.stage(
-                table,
-                _execute_pruned(
-                    con, uses, source, direct_insert, [ctx.fmt, ctx.file.display], where=keep
-                ).to_arrow_table(),
+            _execute_pruned(
+                con, uses, source, direct_insert, [ctx.fmt, ctx.file.display], where=keep
             )
             if checks:
                 _execute_pruned(
@@ -399,13 +385,13 @@ def _execute_pruned(
     params: list[Any] | None = None,
     *,
     where: str = "",
-) -> Any:
+) -> None:
     """Run ``build(source(pruned))``; if a reference was missed (binder error), run it
-    with the full structure instead. Returns the DuckDB result."""
+    with the full structure instead."""
     try:
-        return con.execute(build(source(_refs(*uses), where)), params)
+        con.execute(build(source(_refs(*uses), where)), params)
     except duckdb.BinderException:
-        return con.execute(build(source(None, where)), params)
+        con.execute(build(source(None, where)), params)
 
 
 # -- JSON inputs --------------------------------------------------------------------------
