@@ -154,7 +154,7 @@ def ingest(
                         reason_code="unreadable_file",
                         reason=f"reading stopped: {type(exc).__name__}: {exc}"[:500],
                     )
-            store.flush_issues()
+            store.flush()
             seconds = time.perf_counter() - t0
             store.record_file(
                 {
@@ -171,7 +171,7 @@ def ingest(
             result.bytes_read += ctx.bytes_read
             if progress is not None:
                 progress(inp.display, result.bytes_read, result.records)
-    store.flush_issues()
+    store.flush()
     row = store.con.execute(
         "SELECT count(DISTINCT log_file_path) FROM ingest_issues WHERE reason_code IN "
         "(" + ", ".join(f"'{r}'" for r in sorted(FILE_LEVEL_REASONS)) + ")"

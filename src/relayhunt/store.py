@@ -107,6 +107,44 @@ class Store:
             self.con.execute(model.ddl(name, cols))
         self._pending_issues: list[dict[str, Any]] = []
         self._issues_lock = threading.Lock()
+        self._staged: dict[str, int] = {}
+
+    # -- staged appends -----------------------------------------------------------------
+    # DuckDB appends to a growing table cost ~10x more per row in many 40k-row INSERTs
+    # than in one large one (measured: 1M rows x 35 columns, 6.6 s against 0.6 s).
+    # Readers insert into a temporary stage per table, which the store moves into the
+    # real table every STAGE_ROWS rows and at the end of each input file. A temporary
+    # table lives in DuckDB's buffer pool, so --memory-limit still bounds it (staging as
+    # Arrow in Python did not, and doubled peak memory).
+    STAGE_ROWS = 1_000_000
+
+    def stage_target(self, table: str) -> str:
+        """The table a reader should INSERT into for ``table`` (its temporary stage)."""
+        if table not in model.TABLES:
+            raise KeyError(table)
+        name = f"_rh_stage_{table}"
+        if table not in self._staged:
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS FROM {table} LIMIT 0")
+            self._staged[table] = 0
+        return name
+
+    def staged(self, table: str, rows: int) -> None:
+        """Readers report rows inserted into a stage; large stages are moved on."""
+        self._staged[table] = self._staged.get(table, 0) + rows
+        if self._staged[table] >= self.STAGE_ROWS:
+            self._flush_stage(table)
+
+    def _flush_stage(self, table: str) -> None:
+        name = f"_rh_stage_{table}"
+        self.con.execute(f"INSERT INTO {table} FROM {name}")
+        self.con.execute(f"DROP TABLE {name}")
+        del self._staged[table]
+
+    def flush(self) -> None:
+        """Write everything queued: staged rows and pending issues."""
+        for table in list(self._staged):
+            self._flush_stage(table)
+        self.flush_issues()
 
     # -- ingest bookkeeping -------------------------------------------------------------
     def add_issue(
@@ -184,17 +222,17 @@ class Store:
         """One table as Arrow."""
         if name not in model.all_tables():
             raise KeyError(name)
-        self.flush_issues()
+        self.flush()
         return self.con.execute(f"SELECT * FROM {name}").to_arrow_table()
 
     def count(self, name: str) -> int:
-        self.flush_issues()
+        self.flush()
         row = self.con.execute(f"SELECT count(*) FROM {name}").fetchone()
         return int(row[0]) if row else 0
 
     def summary(self) -> dict[str, Any]:
         """Events per table per format, rejected records per reason, skipped types."""
-        self.flush_issues()
+        self.flush()
         parts = " UNION ALL ".join(
             f"SELECT '{t}' AS tbl, log_format, count(*) AS n FROM {t} GROUP BY ALL"
             for t in model.EVENT_TABLES
@@ -245,7 +283,7 @@ class Store:
 
     def export(self, out: Path) -> None:
         """Write all events to ``out``: .parquet, .ndjson/.jsonl/.json, or .duckdb."""
-        self.flush_issues()
+        self.flush()
         suffix = out.suffix.lower()
         target = _sql_str(str(out))
         if suffix == ".parquet":
@@ -283,7 +321,7 @@ class Store:
         )
 
     def close(self) -> None:
-        self.flush_issues()
+        self.flush()
         self.con.close()
         if self._tmp is not None:
             self._tmp.cleanup()

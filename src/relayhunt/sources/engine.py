@@ -322,8 +322,9 @@ def _apply(
 
         insert_cols = ", ".join(names)
         select_list = ", ".join(["_ts", "?", "?", "line_no", "record_no", *exprs])
+        target = ctx.store.stage_target(table)
         insert_sql = (
-            f"INSERT INTO {table} (timestamp, log_format, log_file_path, log_line, "
+            f"INSERT INTO {target} (timestamp, log_format, log_file_path, log_line, "
             f"log_record{', ' + insert_cols if insert_cols else ''}) SELECT {select_list} "
         )
 
@@ -344,7 +345,8 @@ def _apply(
                 return f"CREATE OR REPLACE TEMP TABLE _rh_rows AS {rows(src)}"
 
             _execute_pruned(con, uses, source, materialize, where=keep)
-            con.execute(insert_sql + "FROM _rh_rows", [ctx.fmt, ctx.file.display])
+            done = con.execute(insert_sql + "FROM _rh_rows", [ctx.fmt, ctx.file.display])
+            ctx.store.staged(table, _inserted(done))
             if checks:
                 con.execute(check_sql("_rh_rows"), params)
         else:
@@ -355,9 +357,10 @@ def _apply(
             def direct_check(src: str, check_sql: Callable[..., str] = check_sql) -> str:
                 return check_sql(f"({rows(src)})")
 
-            _execute_pruned(
+            done = _execute_pruned(
                 con, uses, source, direct_insert, [ctx.fmt, ctx.file.display], where=keep
             )
+            ctx.store.staged(table, _inserted(done))
             if checks:
                 _execute_pruned(
                     con, [*checks, mapping.timestamp], source, direct_check, params, where=keep
@@ -377,6 +380,12 @@ def _apply(
         ctx.skipped[str(label)] += int(n)
 
 
+def _inserted(result: Any) -> int:
+    """Rows an INSERT reported."""
+    row = result.fetchone()
+    return int(row[0]) if row else 0
+
+
 def _execute_pruned(
     con: Any,
     uses: list[str],
@@ -385,13 +394,13 @@ def _execute_pruned(
     params: list[Any] | None = None,
     *,
     where: str = "",
-) -> None:
+) -> Any:
     """Run ``build(source(pruned))``; if a reference was missed (binder error), run it
-    with the full structure instead."""
+    with the full structure instead. Returns the DuckDB result."""
     try:
-        con.execute(build(source(_refs(*uses), where)), params)
+        return con.execute(build(source(_refs(*uses), where)), params)
     except duckdb.BinderException:
-        con.execute(build(source(None, where)), params)
+        return con.execute(build(source(None, where)), params)
 
 
 # -- JSON inputs --------------------------------------------------------------------------

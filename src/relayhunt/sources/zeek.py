@@ -451,14 +451,17 @@ def _insert_direct(
         return f"(SELECT *, {mapping.prelude} FROM ({rel}))" if mapping.prelude else f"({rel})"
 
     projected = ", ".join(f"TRY_CAST(({cols[n]}) AS {types[n]})" for n in names)
-    con.execute(
-        f"""INSERT INTO {table} (timestamp, log_format, log_file_path, log_line, log_record,
+    # Into the store's temporary stage for the table (bulk-appended; see Store.stage_target).
+    inserted = con.execute(
+        f"""INSERT INTO {ctx.store.stage_target(table)} (timestamp, log_format,
+                                 log_file_path, log_line, log_record,
                                  {", ".join(names)})
             SELECT _ts, ?, ?, line_no, NULL, {projected}
             FROM (SELECT *, ({mapping.timestamp}) AS _ts FROM {source(None)})
             WHERE _ts IS NOT NULL""",
         [ctx.fmt, ctx.file.display],
-    )
+    ).fetchone()
+    ctx.store.staged(table, int(inserted[0]) if inserted else 0)
     ints = [n for n in names if types[n] in ("BIGINT", "INTEGER")]
     unreadable = {
         n: f"(({cols[n]}) IS NOT NULL AND TRY_CAST(({cols[n]}) AS {types[n]}) IS NULL)"
