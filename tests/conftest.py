@@ -35,3 +35,19 @@ def rows(store: Store, sql: str, *params: Any) -> list[dict[str, Any]]:
     cur = store.con.execute(sql, list(params))
     names = [d[0] for d in cur.description]
     return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def event_counts(store: Store) -> dict[str, int]:
+    """Rows per event table."""
+    return dict(
+        store.con.execute(
+            "SELECT 'process', count(*) FROM process UNION ALL SELECT 'dns', count(*) FROM dns "
+            "UNION ALL SELECT 'connection', count(*) FROM connection "
+            "UNION ALL SELECT 'file', count(*) FROM file"
+        ).fetchall()
+    )
+
+
+def skipped_counts(store: Store) -> dict[str, int]:
+    """Skipped event types and how many of each."""
+    return dict(store.con.execute("SELECT label, count FROM ingest_skipped").fetchall())

@@ -14,7 +14,7 @@ from relayhunt.sources.defender import (
     table_hint,
 )
 from relayhunt.store import Store
-from tests.conftest import FIXTURES, load, rows
+from tests.conftest import FIXTURES, event_counts, load, rows, skipped_counts
 
 CASE = FIXTURES / "defender"
 DEV = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678"
@@ -31,27 +31,11 @@ CURL_CMD = (
 )
 
 
-def _counts(s: Store) -> dict[str, int]:
-    return dict(
-        s.con.execute(
-            "SELECT 'process', count(*) FROM process UNION ALL SELECT 'dns', count(*) FROM dns "
-            "UNION ALL SELECT 'connection', count(*) FROM connection "
-            "UNION ALL SELECT 'file', count(*) FROM file"
-        ).fetchall()
-    )
-
-
 def _issues(s: Store) -> list[tuple[Any, ...]]:
     return s.con.execute(
         "SELECT log_line, log_record, severity, reason_code FROM ingest_issues "
         "ORDER BY log_record NULLS FIRST, log_line NULLS FIRST, reason_code"
     ).fetchall()
-
-
-def _skipped(s: Store) -> dict[str, int]:
-    return dict(
-        s.con.execute("SELECT label, sum(count)::INT FROM ingest_skipped GROUP BY ALL").fetchall()
-    )
 
 
 # -- portal CSV export, one file per table ------------------------------------------------
@@ -63,8 +47,8 @@ def per_table() -> Store:
 
 
 def test_per_table_csv_counts_and_skips(per_table: Store) -> None:
-    assert _counts(per_table) == {"process": 4, "dns": 2, "connection": 6, "file": 2}
-    assert _skipped(per_table) == {
+    assert event_counts(per_table) == {"process": 4, "dns": 2, "connection": 6, "file": 2}
+    assert skipped_counts(per_table) == {
         "defender:DeviceEvents:PowerShellCommand": 1,
         "defender:DeviceEvents:ScheduledTaskCreated": 1,
         "defender:DeviceFileEvents:FileDeleted": 1,
@@ -296,8 +280,8 @@ def test_multiline_command_lines(record: int, line: int, pid: int, command_line:
 
 def test_union_export_infers_tables_from_action_type() -> None:
     s = load(CASE / "union_export_csv")
-    assert _counts(s) == {"process": 1, "dns": 1, "connection": 1, "file": 1}
-    assert _skipped(s) == {
+    assert event_counts(s) == {"process": 1, "dns": 1, "connection": 1, "file": 1}
+    assert skipped_counts(s) == {
         "defender:DeviceEvents:AntivirusDetection": 1,
         "defender:DeviceLogonEvents:LogonSuccess": 1,
     }
@@ -372,8 +356,8 @@ def test_truncated_gzip_csv() -> None:
 
 def test_sentinel_export_with_type_column() -> None:
     s = load(CASE / "json_with_type_column")
-    assert _counts(s) == {"process": 2, "dns": 1, "connection": 4, "file": 1}
-    assert _skipped(s) == {
+    assert event_counts(s) == {"process": 2, "dns": 1, "connection": 4, "file": 1}
+    assert skipped_counts(s) == {
         "defender:DeviceEvents:PowerShellCommand": 1,
         "defender:DeviceLogonEvents:LogonSuccess": 1,
         "defender:DeviceNetworkEvents:SslConnectionInspected": 1,
@@ -417,8 +401,8 @@ def test_streaming_event_hub_message() -> None:
 
 def test_streaming_storage_blob_lines() -> None:
     s = load(CASE / "streaming_api" / "insights-logs-advancedhunting-devicenetworkevents")
-    assert _counts(s) == {"process": 0, "dns": 0, "connection": 2, "file": 0}
-    assert _skipped(s) == {"defender:DeviceNetworkEvents:SslConnectionInspected": 1}
+    assert event_counts(s) == {"process": 0, "dns": 0, "connection": 2, "file": 0}
+    assert skipped_counts(s) == {"defender:DeviceNetworkEvents:SslConnectionInspected": 1}
     got = rows(s, "SELECT log_line, process_entity_id FROM connection ORDER BY log_line")
     assert got == [
         {"log_line": 1, "process_entity_id": CURL1},
@@ -606,7 +590,7 @@ def test_split_csv_records(
 def test_bundled_sample_reads_cleanly() -> None:
     sample = FIXTURES.parent.parent / "src" / "relayhunt" / "samples" / "defender"
     s = load(sample)
-    assert _counts(s) == {"process": 7, "dns": 29, "connection": 69, "file": 2}
+    assert event_counts(s) == {"process": 7, "dns": 29, "connection": 69, "file": 2}
     assert s.count("ingest_issues") == 0
     curls = rows(
         s,

@@ -8,7 +8,7 @@ import pytest
 from relayhunt.sources.base import Head
 from relayhunt.sources.falcon import FalconSource, looks_like_ndjson
 from relayhunt.store import Store
-from tests.conftest import FIXTURES, load, rows
+from tests.conftest import FIXTURES, event_counts, load, rows, skipped_counts
 
 CASE = FIXTURES / "falcon"
 FIN07 = "0d6c3a5e8f1b4b2a9c7e5f3a1b2c4d6e"
@@ -19,16 +19,6 @@ CHROME = f"{FIN07}:2739190023318"
 EXPLORER = f"{FIN07}:2738801120945"
 
 
-def _counts(s: Store) -> dict[str, int]:
-    return dict(
-        s.con.execute(
-            "SELECT 'process', count(*) FROM process UNION ALL SELECT 'dns', count(*) FROM dns "
-            "UNION ALL SELECT 'connection', count(*) FROM connection "
-            "UNION ALL SELECT 'file', count(*) FROM file"
-        ).fetchall()
-    )
-
-
 def _issues(s: Store) -> list[tuple[Any, ...]]:
     return s.con.execute(
         "SELECT log_line, log_record, severity, reason_code FROM ingest_issues "
@@ -36,17 +26,13 @@ def _issues(s: Store) -> list[tuple[Any, ...]]:
     ).fetchall()
 
 
-def _skipped(s: Store) -> dict[str, int]:
-    return dict(s.con.execute("SELECT label, count FROM ingest_skipped").fetchall())
-
-
 # -- the gzip FDR part --------------------------------------------------------------------
 
 
 def test_fdr_gzip_events_land_in_their_tables() -> None:
     s = load(CASE / "fdr_gzip" / "part-00000.gz")
-    assert _counts(s) == {"process": 3, "dns": 2, "connection": 4, "file": 1}
-    assert _skipped(s) == {"falcon:EndOfProcess": 1, "falcon:SensorHeartbeat": 1}
+    assert event_counts(s) == {"process": 3, "dns": 2, "connection": 4, "file": 1}
+    assert skipped_counts(s) == {"falcon:EndOfProcess": 1, "falcon:SensorHeartbeat": 1}
     assert s.count("ingest_issues") == 0
     (f,) = rows(s, "SELECT log_format, records_seen FROM ingest_files")
     assert f == {"log_format": "falcon.fdr", "records_seen": 12}
@@ -166,9 +152,9 @@ def test_fdr_new_script_written() -> None:
 # -- other event types and shapes ---------------------------------------------------------
 
 
-def test_mixed_events_counts() -> None:
+def test_mixed_eventsevent_counts() -> None:
     s = load(CASE / "mixed_events" / "events.ndjson")
-    assert _counts(s) == {"process": 2, "dns": 3, "connection": 4, "file": 1}
+    assert event_counts(s) == {"process": 2, "dns": 3, "connection": 4, "file": 1}
     assert s.count("ingest_issues") == 0 and s.count("ingest_skipped") == 0
 
 
@@ -319,24 +305,24 @@ def test_pe_file_written_hash_is_lowercased() -> None:
         ),
     ],
 )
-def test_event_streams_are_recognised_and_skipped(name: str, labels: dict[str, int]) -> None:
+def test_event_streams_are_recognised_andskipped_counts(name: str, labels: dict[str, int]) -> None:
     s = load(CASE / "event_stream" / name)
     assert rows(s, "SELECT log_format FROM ingest_files") == [{"log_format": "falcon.fdr"}]
-    assert _counts(s) == {"process": 0, "dns": 0, "connection": 0, "file": 0}
-    assert _skipped(s) == labels
+    assert event_counts(s) == {"process": 0, "dns": 0, "connection": 0, "file": 0}
+    assert skipped_counts(s) == labels
     assert s.count("ingest_issues") == 0
 
 
 def test_unknown_events_are_counted_by_name() -> None:
     s = load(CASE / "unknown_events" / "events.ndjson")
-    assert _skipped(s) == {
+    assert skipped_counts(s) == {
         "falcon:EndOfProcess": 2,
         "falcon:UserLogon": 1,
         "falcon:SensorHeartbeat": 1,
         "falcon:AsepValueUpdate": 1,
         "falcon:ProcessRollup2Stats": 1,
     }
-    assert _counts(s) == {"process": 0, "dns": 1, "connection": 0, "file": 0}
+    assert event_counts(s) == {"process": 0, "dns": 1, "connection": 0, "file": 0}
     assert s.count("ingest_issues") == 0
 
 
@@ -345,7 +331,7 @@ def test_unknown_events_are_counted_by_name() -> None:
 
 def test_truncated_gzip_keeps_rows_before_the_cut() -> None:
     s = load(CASE / "truncated_gzip" / "part-00000.gz")
-    assert _counts(s) == {"process": 2, "dns": 0, "connection": 0, "file": 1}
+    assert event_counts(s) == {"process": 2, "dns": 0, "connection": 0, "file": 1}
     assert _issues(s) == [
         (1, None, "error", "truncated_gzip"),
         (4, None, "error", "invalid_json"),
@@ -369,8 +355,8 @@ def test_wrong_types_are_reported_and_rows_kept() -> None:
     assert reasons[3].endswith('source_port={"port":50001}; destination_port=https')
     assert reasons[4] == "valid JSON but not an object"
     assert "ContextTimeStamp=yesterday" in reasons[6]
-    assert _counts(s) == {"process": 2, "dns": 0, "connection": 2, "file": 0}
-    assert _skipped(s) == {"falcon:17": 1}
+    assert event_counts(s) == {"process": 2, "dns": 0, "connection": 2, "file": 0}
+    assert skipped_counts(s) == {"falcon:17": 1}
 
 
 def test_wrong_types_values() -> None:
@@ -416,7 +402,7 @@ def test_missing_timestamps_are_rejected_with_their_line() -> None:
         (2, None, "error", "missing_timestamp"),
         (5, None, "error", "missing_timestamp"),
     ]
-    assert _skipped(s) == {"falcon:SensorHeartbeat": 1}
+    assert skipped_counts(s) == {"falcon:SensorHeartbeat": 1}
 
 
 @pytest.mark.parametrize(
@@ -477,7 +463,7 @@ def test_looks_like_ndjson(text: str, expected: bool) -> None:
 def test_bundled_sample_reads_cleanly() -> None:
     sample = FIXTURES.parent.parent / "src" / "relayhunt" / "samples" / "falcon"
     s = load(sample)
-    assert _counts(s) == {"process": 3, "dns": 21, "connection": 45, "file": 1}
+    assert event_counts(s) == {"process": 3, "dns": 21, "connection": 45, "file": 1}
     assert s.count("ingest_issues") == 0
     beacon = rows(
         s,
