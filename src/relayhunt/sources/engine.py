@@ -90,40 +90,36 @@ def load_json_chunk(ctx: IngestContext, chunk: pa.Table, mapping: RecordMapping)
         path = mapping.unwrap.replace("'", "''")
         doc = f"coalesce(TRY(json_extract(j, '{path}')), j)"
 
-    def source(paths: list[list[str]] | None, where: str = "") -> str:
+    con = ctx.store.con
+    conformed = _conform(chunk)
+    con.register("_rh_chunk", conformed)
+    subsets: list[str] = []
+
+    def source(paths: list[list[str]] | None, table: str | None) -> str:
+        relation = "_rh_chunk"
+        if table is not None:
+            # This table's rows come from an Arrow-filtered copy of the chunk: with a
+            # semi-join DuckDB would evaluate the parse first, on every row, per table.
+            relation = f"_rh_sub_{table}"
+            if relation not in subsets:
+                route = con.execute(
+                    "SELECT idx FROM _rh_route WHERE _table = ? AND _ts IS NOT NULL", [table]
+                ).fetchnumpy()["idx"]
+                mask = np.zeros(conformed.num_rows, dtype=bool)
+                mask[route] = True
+                con.register(relation, conformed.filter(pa.array(mask)))
+                subsets.append(relation)
         struct = mapping.struct if paths is None else _prune(mapping.struct or {}, paths)
         spec = json.dumps(struct).replace("'", "''")
         # starts_with(j) first: ltrim copies the string and is needed only rarely.
         return (
             "SELECT idx, line_no, record_no, off, "
             f"CASE WHEN starts_with(j, '{{') OR starts_with(ltrim(j), '{{') "
-            f"THEN TRY(json_transform({doc}, '{spec}')) END AS s FROM _rh_chunk {where}"
+            f"THEN TRY(json_transform({doc}, '{spec}')) END AS s FROM {relation}"
         )
 
-    con = ctx.store.con
-    conformed = _conform(chunk)
-    con.register("_rh_chunk", conformed)
-    subsets: list[str] = []
-
-    def json_source(paths: list[list[str]] | None, where: str = "") -> str:
-        # A per-table WHERE (idx IN ...) is served from an Arrow-filtered copy of the chunk:
-        # DuckDB would evaluate the parse before a semi-join, i.e. on every row per table.
-        if where.startswith(_TABLE_FILTER):
-            table = where[len(_TABLE_FILTER) :]
-            name = f"_rh_sub_{table}"
-            if name not in subsets:
-                route = con.execute(
-                    "SELECT idx FROM _rh_route WHERE _table = ? AND _ts IS NOT NULL", [table]
-                ).fetchnumpy()["idx"]
-                mask = np.zeros(conformed.num_rows, dtype=bool)
-                mask[route] = True
-                con.register(name, conformed.filter(pa.array(mask)))
-                subsets.append(name)
-            return source(paths, "").replace("FROM _rh_chunk", f"FROM {name}")
-        return source(paths, where)
-
     try:
-        _apply(ctx, json_source, mapping, filter_by_table=True)
+        _apply(ctx, source, mapping)
         con.execute(
             """INSERT INTO ingest_issues
                SELECT ?, ?, c.line_no, c.record_no, c.off, 'error', 'invalid_json',
@@ -147,8 +143,13 @@ def load_struct_relation(ctx: IngestContext, relation_sql: str, mapping: RecordM
 
     The relation is evaluated once for routing and once per target table present."""
 
-    def source(_paths: list[list[str]] | None, where: str = "") -> str:
-        return f"SELECT * FROM ({relation_sql}) {where}"
+    def source(_paths: list[list[str]] | None, table: str | None) -> str:
+        if table is None:
+            return relation_sql
+        return (
+            f"SELECT * FROM ({relation_sql}) WHERE idx IN (SELECT idx FROM _rh_route "
+            f"WHERE _table = '{table}' AND _ts IS NOT NULL)"
+        )
 
     _apply(ctx, source, mapping)
 
@@ -210,21 +211,17 @@ def _prune(struct: Mapping[str, Any], paths: list[list[str]]) -> dict[str, Any]:
     return out
 
 
-SourceFn = Callable[[list[list[str]] | None, str], str]
-"""Builds the record source: (pruned field paths or None for all, a WHERE clause over
-``idx`` to apply before parsing) -> SQL yielding (idx, line_no, record_no, off, s)."""
+SourceFn = Callable[[list[list[str]] | None, str | None], str]
+"""Builds the record source: (pruned field paths or None for all, the target table whose
+routed rows to keep or None for every row) -> SQL yielding (idx, line_no, record_no, off,
+s)."""
 
 
-_TABLE_FILTER = "table:"
-
-
-def _apply(
-    ctx: IngestContext, source: SourceFn, mapping: RecordMapping, *, filter_by_table: bool = False
-) -> None:
+def _apply(ctx: IngestContext, source: SourceFn, mapping: RecordMapping) -> None:
     """Route every record (a narrow parse), then parse each target table's records once
-    more with just that table's fields and insert them directly. No wide intermediate
-    table: materializing every column of every table for every row cost more than the
-    parsing itself."""
+    more with just that table's fields and insert them into the store's stage for that
+    table. No wide intermediate table: materializing every column of every table for
+    every row cost more than the parsing itself."""
     con = ctx.store.con
     aliases = set(re.findall(r"\bAS\s+([A-Za-z_]\w*)", mapping.prelude))
     early: dict[str, list[str]] = {}  # table -> numeric checks needing no prelude alias
@@ -299,19 +296,9 @@ def _apply(
             exprs.append(f"TRY_CAST(({expr}) AS {types[name]})")
         checks = late.get(table, [])
 
-        # Only this table's records are parsed, with only the fields its columns use. When
-        # every record of the chunk goes to this table no filter is needed; otherwise a
-        # semi-join on idx selects them before the parse.
-        sole = counts.get(table) == total == len_chunk
-        if sole:
-            keep = ""
-        elif filter_by_table:
-            keep = _TABLE_FILTER + table
-        else:
-            keep = (
-                f"WHERE idx IN (SELECT idx FROM _rh_route WHERE _table = '{table}' "
-                "AND _ts IS NOT NULL)"
-            )
+        # Only this table's records are parsed, with only the fields its columns use; the
+        # source selects them, unless every record of the chunk goes to this table.
+        keep = None if counts.get(table) == total == len_chunk else table
 
         def rows(src: str) -> str:
             # The time is recomputed: cheaper than joining it back from _rh_route.
@@ -344,7 +331,7 @@ def _apply(
             def materialize(src: str) -> str:
                 return f"CREATE OR REPLACE TEMP TABLE _rh_rows AS {rows(src)}"
 
-            _execute_pruned(con, uses, source, materialize, where=keep)
+            _execute_pruned(con, uses, source, materialize, only=keep)
             done = con.execute(insert_sql + "FROM _rh_rows", [ctx.fmt, ctx.file.display])
             ctx.store.staged(table, _inserted(done))
             if checks:
@@ -358,12 +345,12 @@ def _apply(
                 return check_sql(f"({rows(src)})")
 
             done = _execute_pruned(
-                con, uses, source, direct_insert, [ctx.fmt, ctx.file.display], where=keep
+                con, uses, source, direct_insert, [ctx.fmt, ctx.file.display], only=keep
             )
             ctx.store.staged(table, _inserted(done))
             if checks:
                 _execute_pruned(
-                    con, [*checks, mapping.timestamp], source, direct_check, params, where=keep
+                    con, [*checks, mapping.timestamp], source, direct_check, params, only=keep
                 )
     con.execute(
         """INSERT INTO ingest_issues
@@ -393,14 +380,14 @@ def _execute_pruned(
     build: Callable[[str], str],
     params: list[Any] | None = None,
     *,
-    where: str = "",
+    only: str | None = None,
 ) -> Any:
-    """Run ``build(source(pruned))``; if a reference was missed (binder error), run it
-    with the full structure instead. Returns the DuckDB result."""
+    """Run ``build(source(pruned, only))``; if a reference was missed (binder error), run
+    it with the full structure instead. Returns the DuckDB result."""
     try:
-        return con.execute(build(source(_refs(*uses), where)), params)
+        return con.execute(build(source(_refs(*uses), only)), params)
     except duckdb.BinderException:
-        return con.execute(build(source(None, where)), params)
+        return con.execute(build(source(None, only)), params)
 
 
 # -- JSON inputs --------------------------------------------------------------------------
