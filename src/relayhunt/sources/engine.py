@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 from relayhunt import model
-from relayhunt.sources.base import IngestContext
+from relayhunt.sources.base import GzipTruncated, IngestContext
 from relayhunt.sources.lines import iter_line_tables, prefetch
 
 CHUNK_SCHEMA = pa.schema(
@@ -433,7 +433,7 @@ def iter_document_records(
     with ctx.file.open() as stream:
         try:
             raw = stream.read(document_limit + 1)
-        except Exception as exc:  # GzipTruncated: keep what was decompressed
+        except GzipTruncated as exc:  # keep what was decompressed
             raw = getattr(stream, "salvaged", b"")
             ctx.issue(
                 "truncated_gzip",
