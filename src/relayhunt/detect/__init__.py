@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from relayhunt.detect import cmdline_url, compat, rarity, script_chain, serverless_egress
+from relayhunt.detect import (
+    beacon,
+    cmdline_url,
+    compat,
+    rarity,
+    script_chain,
+    serverless_egress,
+)
 from relayhunt.detect.base import Rule
 
 
@@ -13,6 +20,7 @@ def rules() -> list[Rule]:
         cmdline_url.RULE,
         script_chain.RULE,
         rarity.RULE,
+        beacon.RULE,
         compat.RULE_000,
         compat.RULE_001,
     ]

@@ -32,8 +32,12 @@ class Rule:
     profile: str = "default"
     """'default' (relayhunt's rules) or 'compat' (a source vendor's rule reproduced)."""
     false_positives: tuple[str, ...] = ()
+    prepare: Callable[[duckdb.DuckDBPyConnection, Thresholds], None] | None = None
+    """Work to do before ``build``'s SQL runs (e.g. the beacon analysis), given the
+    thresholds in effect."""
 
-    def sql(self, overrides: Mapping[str, Any] | None = None) -> str:
+    def values(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The thresholds with ``overrides`` applied (unknown names are an error)."""
         values = dict(self.thresholds)
         for key, value in (overrides or {}).items():
             if key not in values:
@@ -42,7 +46,10 @@ class Rule:
                     f"(known: {', '.join(sorted(values)) or 'none'})"
                 )
             values[key] = value
-        return self.build(values)
+        return values
+
+    def sql(self, overrides: Mapping[str, Any] | None = None) -> str:
+        return self.build(self.values(overrides))
 
 
 SCORE_MACROS: tuple[str, ...] = (
@@ -59,6 +66,13 @@ SCORE_MACROS: tuple[str, ...] = (
                       WHEN 'low' THEN 25 ELSE 10 END)
             * (CASE conf WHEN 'high' THEN 1.0 WHEN 'medium' THEN 0.85 ELSE 0.7 END)
             + bonus, 1)))""",
+    # A duration in seconds as a short text: 45 s, 12.5 min, 3.2 h, 2.1 d.
+    """CREATE OR REPLACE MACRO rh_duration(s) AS
+        CASE WHEN s IS NULL THEN '?'
+             WHEN s < 120 THEN round(s, 1)::VARCHAR || ' s'
+             WHEN s < 7200 THEN round(s / 60, 1)::VARCHAR || ' min'
+             WHEN s < 172800 THEN round(s / 3600, 1)::VARCHAR || ' h'
+             ELSE round(s / 86400, 1)::VARCHAR || ' d' END""",
     # How far to trust a hostname, by where it came from.
     """CREATE OR REPLACE MACRO rh_origin_rank(o) AS
         CASE o WHEN 'url' THEN 1 WHEN 'http_host' THEN 1 WHEN 'tls_sni' THEN 1

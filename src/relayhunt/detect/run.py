@@ -38,7 +38,10 @@ def run_rules(
     names = [c.name for c in cols if c.name != "finding_id"]
     counts: dict[str, int] = {}
     for rule in rules:
-        sql = rule.sql((thresholds or {}).get(rule.id))
+        values = rule.values((thresholds or {}).get(rule.id))
+        if rule.prepare is not None:
+            rule.prepare(con, values)
+        sql = rule.build(values)
         forced = (severity or {}).get(rule.id)
         sev_expr = f"'{forced}'" if forced else "severity"
         select = ", ".join(

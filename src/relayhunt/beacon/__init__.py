@@ -1,0 +1,1 @@
+"""Beacon analytics: timing and payload statistics per (host, process, destination)."""
