@@ -102,7 +102,7 @@ def main() -> None:
     scored = engine.score(con, cand, engine._host_windows(con, "net_obs"))
     stages["candidates + tests (numpy)"] = time.perf_counter() - t
     total = sum(stages.values())
-    groups = con.execute("SELECT count(*) FROM _rh_bc_dim").fetchone()
+    groups = con.execute("SELECT count(*) FROM _rh_bc_n").fetchone()
     cis = con.execute("SELECT count(*) FROM _rh_bc_ci").fetchone()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(

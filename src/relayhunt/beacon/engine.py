@@ -1,23 +1,28 @@
 """Beacon analytics over the ``net_obs`` table: group, merge into check-ins, aggregate in
 the engine, then test the candidate groups with numpy.
 
-The SQL uses standard window functions and aggregates (``lag``, a running ``sum``,
-``percentile_cont ... WITHIN GROUP``, ``avg``, ``count ... FILTER``) and ``hash``, so the
-same statements run on Spark SQL with ``xxhash64`` in place of ``hash``. Stages:
+The SQL uses standard window functions and aggregates (``lag``, ``median``, ``avg``,
+``count ... FILTER``) plus DuckDB's ``hash`` and ``quantile_cont(x, [list])`` (several
+percentiles in one sort); on Spark SQL these are ``xxhash64`` and
+``percentile_approx(x, array(...))``. Stages:
 
 1. **Groups.** One group per (host, process image, parent image, destination, event kind):
    the image and parent rather than the process entity, so C2 that starts a new
    ``curl.exe`` per beat forms one group; network-only formats (Zeek) have no image and
-   group per (host, destination). Groups with fewer events than ``min_checkins`` are
-   dropped before anything is sorted.
-2. **Check-ins.** Events of a group less than ``merge_s`` apart are one check-in (a
-   beacon's DNS lookup, TLS connection and retry). Per check-in: start, end, connections,
-   bytes sent and received.
-3. **Aggregates** per group: check-in count, interval quartiles, MAD, the intervals
-   folded for missed beats, Moran's statistic over the gaps (pauses longer than
-   ``pause_factor`` median intervals excluded, so a beacon that goes quiet and resumes
-   keeps its regularity), payload medians and MADs.
-4. **Candidates** — groups more regular than a Poisson process on the cheap statistics —
+   group per (host, destination). The keys are hashed in one scan; groups with fewer
+   events than ``min_checkins`` are dropped before anything is sorted.
+2. **Check-ins.** One window pass: an event more than ``merge_s`` after the previous
+   event of its group starts a check-in (the rest are the same beat's retries and extra
+   connections). A check-in's interval is the silence before it, measured from the
+   previous event (the end of the previous check-in); its bytes are those of its first
+   event.
+3. **Aggregates** per group: check-in count and interval quartiles for every group, which
+   drop Poisson-like and bursty groups (interquartile range above ``max_iqr_ratio``
+   medians); then for the rest MAD, the intervals folded for missed beats, Moran's
+   statistic over the gaps (pauses longer than ``pause_factor`` median intervals
+   excluded, so a beacon that goes quiet and resumes keeps its regularity), payload
+   medians and MADs.
+4. **Candidates** — groups more regular than a Poisson process on Moran's statistic —
    get the periodogram (numpy FFT on their check-in times) and the p-values; the result
    is the ``beacon_groups`` table (one row per candidate group) that rule RH-SL-005 reads.
 """
@@ -60,6 +65,9 @@ class BeaconParams:
     fold_tolerance: float = 0.25
     """An interval within this fraction of k median intervals (k = 2..8) counts as k
     beats with k - 1 missed, when the group's core intervals are tight."""
+    max_iqr_ratio: float = 1.4
+    """Pass-1 cut: groups whose interval interquartile range is more than this many
+    median intervals are not beacons (Poisson: 1.58)."""
     candidate_z: float = 2.0
     """Cheap SQL cut: keep groups whose Moran statistic is this many standard deviations
     below its Poisson mean (p of about 0.02 and below), or whose folded intervals are
@@ -77,127 +85,144 @@ def _hash_sql() -> str:
 def build_checkins(
     con: duckdb.DuckDBPyConnection, params: BeaconParams, source: str = "net_obs"
 ) -> None:
-    """Stages 1-2: ``_rh_bc_dim`` (group keys, events, host window) and ``_rh_bc_ci``
-    (one row per check-in with its interval and gap)."""
+    """Stages 1-2: ``_rh_bc_n`` (events per group with at least ``min_checkins``) and
+    ``_rh_bc_ci`` (one row per check-in: its start, the silence before it, the bytes of
+    its first event).
+
+    One scan hashes the group keys; one window (``lag`` over each group's events in time
+    order) finds the check-in starts: an event more than ``merge_s`` after the previous
+    one. The silence before a start is measured from the previous event, which is the
+    end of the previous check-in."""
     merge = float(params.merge_s)
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE _rh_bc_dim AS
-        WITH k AS (
-          SELECT {_keys_sql()}, {_hash_sql()} AS gid
-          FROM {source}
-          WHERE timestamp IS NOT NULL AND coalesce(domain, destination_ip) IS NOT NULL
-        )
-        SELECT gid, {", ".join(GROUP_KEYS)}, count(*) AS events
-        FROM k GROUP BY ALL HAVING count(*) >= {int(params.min_checkins)}
+        CREATE OR REPLACE TEMP TABLE _rh_bc_ev AS
+        SELECT {_hash_sql()} AS gid, epoch_us(timestamp) / 1e6 AS t,
+               source_bytes AS sb, destination_bytes AS db
+        FROM {source}
+        WHERE timestamp IS NOT NULL AND coalesce(domain, destination_ip) IS NOT NULL
+        """
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _rh_bc_n AS
+        SELECT gid, count(*) AS events FROM _rh_bc_ev
+        GROUP BY gid HAVING count(*) >= {int(params.min_checkins)}
         """
     )
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _rh_bc_ci AS
-        WITH e AS (
-          SELECT gid, t, sb, db, t - lag(t) OVER (PARTITION BY gid ORDER BY t) AS gap
-          FROM (SELECT {_hash_sql()} AS gid, epoch_us(timestamp) / 1e6 AS t,
-                       source_bytes AS sb, destination_bytes AS db
-                FROM {source}
-                WHERE timestamp IS NOT NULL
-                  AND coalesce(domain, destination_ip) IS NOT NULL) s
-          WHERE gid IN (SELECT gid FROM _rh_bc_dim)
-        ),
-        k AS (
-          SELECT gid, t, sb, db,
-                 sum(CASE WHEN gap IS NULL OR gap > {merge} THEN 1 ELSE 0 END)
-                   OVER (PARTITION BY gid ORDER BY t
-                         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS ci
-          FROM e
-        ),
-        c AS (
-          SELECT gid, ci, min(t) AS t0, max(t) AS t1, count(*) AS nconn,
-                 sum(sb) AS sb, sum(db) AS db
-          FROM k GROUP BY gid, ci
-        )
-        SELECT gid, ci, t0, t1, nconn, sb, db,
-               t0 - lag(t0) OVER (PARTITION BY gid ORDER BY ci) AS iv,
-               t0 - lag(t1) OVER (PARTITION BY gid ORDER BY ci) - {merge} AS gap
-        FROM c
+        SELECT gid, t AS t0, sb, db, d AS iv, d - {merge} AS gap
+        FROM (
+          SELECT gid, t, sb, db, t - lag(t) OVER (PARTITION BY gid ORDER BY t) AS d
+          FROM _rh_bc_ev WHERE gid IN (SELECT gid FROM _rh_bc_n)
+        ) e
+        WHERE d IS NULL OR d > {merge}
         """
     )
+    con.execute("DROP TABLE _rh_bc_ev")
 
 
 def aggregate(con: duckdb.DuckDBPyConnection, params: BeaconParams) -> None:
-    """Stage 3: ``_rh_bc_agg``, one row per group with at least ``min_checkins``
-    check-ins."""
+    """Stage 3: ``_rh_bc_agg``, one row per group with at least ``min_checkins`` check-ins
+    whose interval quartiles are not Poisson-like or bursty.
+
+    Pass 1 (every group): count, first and last time, interval quartiles. Groups whose
+    interquartile range exceeds ``max_iqr_ratio`` median intervals are dropped here
+    (an exponential has 1.58, bursty traffic more; a 90 %-jitter beacon with 30 % missed
+    beats about 1.0). Pass 2 (the rest): MAD, folded intervals, Moran's statistic without
+    pauses, payload medians; pass 3: payload MADs."""
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _rh_bc_g1 AS
-        SELECT gid, count(*) AS checkins, sum(nconn) AS connections,
-               min(t0) AS first_t, max(t1) AS last_t,
-               percentile_cont(0.25) WITHIN GROUP (ORDER BY iv) AS iv_q1,
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY iv) AS iv_med,
-               percentile_cont(0.75) WITHIN GROUP (ORDER BY iv) AS iv_q3,
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY sb) AS sent_med,
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY db) AS recv_med
-        FROM _rh_bc_ci GROUP BY gid HAVING count(*) >= {int(params.min_checkins)}
+        SELECT gid, checkins, first_t, last_t,
+               q[1] AS iv_q1, q[2] AS iv_med, q[3] AS iv_q3
+        FROM (
+          -- quantile_cont(x, [..]) is percentile_cont(..) WITHIN GROUP (ORDER BY x) done
+          -- in one sort; Spark: percentile_approx(x, array(0.25, 0.5, 0.75))
+          SELECT gid, count(*) AS checkins, min(t0) AS first_t, max(t0) AS last_t,
+                 quantile_cont(iv, [0.25, 0.5, 0.75]) AS q
+          FROM _rh_bc_ci GROUP BY gid HAVING count(*) >= {int(params.min_checkins)}
+        ) a
+        WHERE q[2] > 0 AND (q[3] - q[1]) <= {float(params.max_iqr_ratio)} * q[2]
         """
     )
     tol = float(params.fold_tolerance)
     pause = float(params.pause_factor)
     con.execute(
         f"""
+        CREATE OR REPLACE TEMP TABLE _rh_bc_f AS
+        SELECT c.gid, c.iv, c.gap, c.sb, c.db, g.iv_med,
+               c.iv > {pause} * g.iv_med AS is_pause,
+               -- fold missed beats: k beats in one interval, when the core is tight
+               CASE WHEN (g.iv_med - g.iv_q1) <= 0.15 * g.iv_med
+                         AND round(c.iv / g.iv_med) BETWEEN 2 AND 8
+                         AND abs(c.iv / round(c.iv / g.iv_med) - g.iv_med)
+                             <= {tol} * g.iv_med
+                    THEN c.iv / round(c.iv / g.iv_med) ELSE c.iv END AS ivf
+        FROM _rh_bc_ci c JOIN _rh_bc_g1 g ON c.gid = g.gid
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _rh_bc_g2 AS
+        SELECT gid,
+               median(abs(iv - iv_med)) AS iv_mad,
+               quantile_cont(ivf, [0.05, 0.25, 0.5, 0.75, 0.95]) AS qf,
+               median(abs(ivf - iv_med)) AS ivf_mad,
+               median(sb) AS sent_med, median(db) AS recv_med,
+               count(gap) FILTER (WHERE NOT is_pause AND gap > 0) AS gaps,
+               avg(gap) FILTER (WHERE NOT is_pause AND gap > 0) AS gap_mean,
+               avg(ln(gap)) FILTER (WHERE NOT is_pause AND gap > 0) AS gap_lnmean,
+               count(*) FILTER (WHERE is_pause) AS pauses,
+               count(*) FILTER (WHERE ivf < iv) AS folded
+        FROM _rh_bc_f GROUP BY gid
+        """
+    )
+    con.execute(
+        """
         CREATE OR REPLACE TEMP TABLE _rh_bc_agg AS
-        WITH f AS (
-          SELECT c.gid, c.iv, c.gap, c.sb, c.db, g.iv_med, g.sent_med, g.recv_med,
-                 c.iv > {pause} * g.iv_med AS is_pause,
-                 -- fold missed beats: k beats in one interval, when the core is tight
-                 CASE WHEN g.iv_med > 0 AND (g.iv_med - g.iv_q1) <= 0.15 * g.iv_med
-                           AND round(c.iv / g.iv_med) BETWEEN 2 AND 8
-                           AND abs(c.iv / round(c.iv / g.iv_med) - g.iv_med)
-                               <= {tol} * g.iv_med
-                      THEN c.iv / round(c.iv / g.iv_med) ELSE c.iv END AS ivf
-          FROM _rh_bc_ci c JOIN _rh_bc_g1 g ON c.gid = g.gid
-        )
-        SELECT g.*,
-               a.iv_mad, a.ivf_q05, a.ivf_q25, a.ivf_med, a.ivf_q75, a.ivf_q95, a.ivf_mad,
-               a.sent_mad, a.recv_mad, a.gaps, a.gap_mean, a.gap_lnmean, a.pauses,
-               a.folded
-        FROM _rh_bc_g1 g JOIN (
-          SELECT gid,
-                 median(abs(iv - iv_med)) AS iv_mad,
-                 percentile_cont(0.05) WITHIN GROUP (ORDER BY ivf) AS ivf_q05,
-                 percentile_cont(0.25) WITHIN GROUP (ORDER BY ivf) AS ivf_q25,
-                 percentile_cont(0.5) WITHIN GROUP (ORDER BY ivf) AS ivf_med,
-                 percentile_cont(0.75) WITHIN GROUP (ORDER BY ivf) AS ivf_q75,
-                 percentile_cont(0.95) WITHIN GROUP (ORDER BY ivf) AS ivf_q95,
-                 median(abs(ivf - iv_med)) AS ivf_mad,
-                 median(abs(sb - sent_med)) AS sent_mad,
-                 median(abs(db - recv_med)) AS recv_mad,
-                 count(gap) FILTER (WHERE NOT is_pause AND gap > 0) AS gaps,
-                 avg(gap) FILTER (WHERE NOT is_pause AND gap > 0) AS gap_mean,
-                 avg(ln(gap)) FILTER (WHERE NOT is_pause AND gap > 0) AS gap_lnmean,
-                 count(*) FILTER (WHERE is_pause) AS pauses,
-                 count(*) FILTER (WHERE ivf < iv) AS folded
-          FROM f GROUP BY gid
-        ) a ON a.gid = g.gid
+        SELECT g.*, n.events AS connections, a.iv_mad,
+               a.qf[1] AS ivf_q05, a.qf[2] AS ivf_q25, a.qf[3] AS ivf_med,
+               a.qf[4] AS ivf_q75, a.qf[5] AS ivf_q95, a.ivf_mad,
+               a.sent_med, a.recv_med, p.sent_mad, p.recv_mad,
+               a.gaps, a.gap_mean, a.gap_lnmean, a.pauses, a.folded
+        FROM _rh_bc_g1 g
+        JOIN _rh_bc_g2 a ON a.gid = g.gid
+        JOIN _rh_bc_n n ON n.gid = g.gid
+        JOIN (SELECT f.gid, median(abs(f.sb - a.sent_med)) AS sent_mad,
+                     median(abs(f.db - a.recv_med)) AS recv_mad
+              FROM _rh_bc_f f JOIN _rh_bc_g2 a ON a.gid = f.gid GROUP BY f.gid) p
+          ON p.gid = g.gid
         """
     )
 
 
-def candidates_sql(params: BeaconParams) -> str:
+def candidates_sql(params: BeaconParams, source: str = "net_obs") -> str:
     """Stage 4's cheap cut, in SQL: Moran's statistic at least ``candidate_z`` standard
     deviations below its Poisson mean (:func:`relayhunt.beacon.stats.moran_null_moments`
     in series form: ``E s = gamma - 1/(2m) - 1/(12m^2)``,
     ``Var s = (pi^2/6 - 1)/m - 1/(2m^2) - 1/(6m^3)``), or tight folded intervals
-    (a strict beacon with missed beats)."""
+    (a strict beacon with missed beats); with each group's keys from ``source``."""
     z = float(params.candidate_z)
+    keys = ", ".join(GROUP_KEYS)
     return f"""
-        SELECT a.*, d.host_key, d.image_key, d.parent_key, d.dest_key, d.obs_kind,
-               d.events, ln(a.gap_mean) - a.gap_lnmean AS moran_s
-        FROM _rh_bc_agg a JOIN _rh_bc_dim d ON a.gid = d.gid
-        WHERE (a.gaps >= 3 AND ln(a.gap_mean) - a.gap_lnmean
+        WITH c AS (
+          SELECT a.*, ln(a.gap_mean) - a.gap_lnmean AS moran_s
+          FROM _rh_bc_agg a
+          WHERE (a.gaps >= 3 AND ln(a.gap_mean) - a.gap_lnmean
                   < {stats.EULER_GAMMA} - 1 / (2.0 * a.gaps) - 1 / (12.0 * a.gaps * a.gaps)
                     - {z} * sqrt({math.pi**2 / 6 - 1} / a.gaps - 1 / (2.0 * a.gaps * a.gaps)
                                  - 1 / (6.0 * a.gaps * a.gaps * a.gaps)))
-           OR (a.ivf_med > 0 AND a.ivf_mad <= 0.1 * a.ivf_med)
+             OR (a.ivf_med > 0 AND a.ivf_mad <= 0.1 * a.ivf_med)
+        ),
+        k AS (
+          SELECT DISTINCT gid, {keys}
+          FROM (SELECT {_hash_sql()} AS gid, {_keys_sql()} FROM {source}) s
+          WHERE gid IN (SELECT gid FROM c)
+        )
+        SELECT c.*, {keys} FROM c JOIN k ON k.gid = c.gid
     """
 
 
@@ -222,14 +247,22 @@ def analyze(
     p = params or BeaconParams()
     build_checkins(con, p, source)
     aggregate(con, p)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _rh_bc_cand AS {candidates_sql(p)}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _rh_bc_cand AS {candidates_sql(p, source)}")
     cand = con.execute("SELECT * FROM _rh_bc_cand ORDER BY gid").to_arrow_table()
     windows = _host_windows(con, source)
     scored = score(con, cand, windows)
     con.register("_rh_bc_scored", scored)
     con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _rh_bc_scored")
     con.unregister("_rh_bc_scored")
-    for tmp in ("_rh_bc_dim", "_rh_bc_ci", "_rh_bc_g1", "_rh_bc_agg", "_rh_bc_cand"):
+    for tmp in (
+        "_rh_bc_n",
+        "_rh_bc_ci",
+        "_rh_bc_g1",
+        "_rh_bc_f",
+        "_rh_bc_g2",
+        "_rh_bc_agg",
+        "_rh_bc_cand",
+    ):
         con.execute(f"DROP TABLE IF EXISTS {tmp}")
     return int(scored.num_rows)
 
