@@ -16,8 +16,8 @@ A fleet of ``--hosts`` hosts is simulated with :mod:`relayhunt.emulate.timing`:
 * **Benign non-periodic groups** (label benign): Poisson, bursty and human-driven
   (office hours, heavy-tailed think times) traffic from browsers and ordinary
   applications to ordinary *and* serverless hostnames, with log-normal byte counts.
-* **Benign pollers** (label poller): Teams/OneDrive-style heartbeats present on every
-  host.
+* **Benign pollers** (label poller): Teams, OneDrive and EDR heartbeats, and an in-house
+  agent polling the company's own Worker, present on every host.
 
 Rows go into the store's ``connection`` table (hostname recorded by the product), then
 the real pipeline runs: :func:`relayhunt.enrich.pipeline.prepare`, then rule RH-SL-005.
@@ -205,6 +205,8 @@ def pollers(rng: np.random.Generator, hosts: int, days: float) -> list[Group]:
         ),
         (r"C:\Users\user\AppData\Local\Microsoft\OneDrive\OneDrive.exe", "g.live.com", 300.0),
         (r"C:\Program Files\CrowdStrike\CSFalconService.exe", "ts01-b.cloudsink.net", 120.0),
+        # the company's own IT agent polling its own Worker on every host
+        (r"C:\Program Files\Acme IT\acme-agent.exe", "status.acme-it.workers.dev", 900.0),
     )
     for h in range(hosts):
         for image, domain, period in apps:

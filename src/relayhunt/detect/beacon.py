@@ -11,7 +11,7 @@ score*.
 It fires when the timing is significant — ``-log10 p >= min_significance`` (6) — and the
 beacon score is at least ``min_beacon_score``. Because the prior odds differ, a
 non-browser process talking to a catalogued serverless platform with regular payloads
-needs only ``-log10 p >= min_significance_serverless`` (3); that exception is named in
+needs only ``-log10 p >= min_significance_serverless`` (4); that exception is named in
 the finding.
 
 Ranking (score 0-100): ``60 * beacon_score`` plus context points, each named in the
@@ -255,7 +255,7 @@ RULE = Rule(
         "min_checkins": 8,
         "pause_factor": 10.0,
         "min_significance": 6.0,
-        "min_significance_serverless": 3.0,
+        "min_significance_serverless": 4.0,
         "min_beacon_score": 0.45,
         "min_fleet": 10,
         "rare_fraction": 0.05,
