@@ -244,3 +244,19 @@ def test_analyze_writes_candidate_table() -> None:
     assert row[0] == t.size
     assert row[1] == pytest.approx(60.0, rel=0.01)
     assert row[2] < 2.0
+
+
+def test_thresholds_come_from_the_tuning_file() -> None:
+    from relayhunt.config import parse_config
+    from relayhunt.detect import rules
+
+    registry = {r.id: dict(r.thresholds) for r in rules()}
+    cfg = parse_config(
+        "version: 1\nrules:\n  RH-SL-005:\n    min_checkins: 40\n    min_significance: 9.5\n",
+        rules=registry,
+    )
+    assert cfg.rule_thresholds("RH-SL-005") == {"min_checkins": 40, "min_significance": 9.5}
+    with pytest.raises(ValueError, match="min_significance"):
+        parse_config(
+            "version: 1\nrules:\n  RH-SL-005:\n    min_significance: -6\n", rules=registry
+        )
