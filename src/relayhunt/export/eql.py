@@ -1,0 +1,212 @@
+"""EQL for Elastic Security (Elastic Defend / ECS ``logs-endpoint.events.*``)."""
+
+from __future__ import annotations
+
+from relayhunt.export.common import (
+    COMMON_LOSSES,
+    ExportFile,
+    Omission,
+    Rendered,
+    comment_block,
+    header_lines,
+)
+from relayhunt.export.escape import eql_string, eql_wildcard
+from relayhunt.export.model import ExportSpec
+
+
+def _list(values: tuple[str, ...]) -> str:
+    return "(" + ", ".join(eql_string(v) for v in values) + ")"
+
+
+def host_condition(spec: ExportSpec, field: str) -> str:
+    """Label-boundary, case-insensitive hostname test: ``:`` wildcards (case-insensitive in
+    Elastic EQL) for plain suffixes, ``regex~`` (Lucene, implicitly anchored) for patterns
+    with placeholders."""
+    wild = [eql_wildcard("." + s, any_prefix=True) for s in spec.plain_suffixes]
+    wild += [eql_wildcard(s) for s in spec.plain_suffixes]
+    parts = [f"{field} : (" + ", ".join(wild) + ")"]
+    if spec.placeholder_hosts:
+        alternation = "|".join(h.core_regex.replace("(?:", "(") for h in spec.placeholder_hosts)
+        parts.append(f"{field} regex~ {eql_string('(.*[.])?(' + alternation + ')')}")
+    return "(" + " or ".join(parts) + ")"
+
+
+def _dns(spec: ExportSpec) -> str:
+    return (
+        'network where event.action == "lookup_requested" and\n  '
+        + host_condition(spec, "dns.question.name")
+        + f" and\n  not process.name in~ {_list(spec.browsers)}"
+    )
+
+
+def render(spec: ExportSpec) -> Rendered:
+    r1, r2, r3, r5 = (spec.rules[i] for i in ("RH-SL-001", "RH-SL-002", "RH-SL-003", "RH-SL-005"))
+    b = spec.beacon
+    egress = (
+        "sequence by host.id, process.entity_id with maxspan=2m\n  ["
+        + _dns(spec)
+        + ']\n  [network where event.action == "connection_attempted"]\n'
+    )
+    lookups = _dns(spec) + "\n"
+    cmd = (
+        'process where event.type == "start" and\n  process.command_line regex~ '
+        + eql_string(spec.cmdline_regex_lucene())
+        + f" and\n  not process.name in~ {_list(spec.browsers)}\n"
+    )
+    ext = ", ".join(eql_string("*." + e) for e in spec.script_extensions)
+    folders = ", ".join(
+        eql_string(p)
+        for p in (
+            "?:\\Users\\*\\AppData\\Local\\Temp\\*",
+            "?:\\Windows\\Temp\\*",
+            "?:\\Users\\Public\\*",
+            "?:\\ProgramData\\*",
+        )
+    )
+    chain = (
+        "sequence by host.id with maxspan=1h\n"
+        f'  [file where event.type == "creation" and file.path : ({folders}) and\n'
+        f"     file.name : ({ext})] by file.name\n"
+        f'  [process where event.type == "start" and process.name in~ {_list(spec.script_hosts)}]'
+        " by process.args[1]\n"
+    )
+    chain_net = (
+        "sequence by host.id, process.entity_id with maxspan=1h\n"
+        f'  [process where event.type == "start" and process.name in~ {_list(spec.script_hosts)}'
+        f" and\n     process.args : ({folders})]\n"
+        '  [network where event.action == "lookup_requested" and '
+        + host_condition(spec, "dns.question.name")
+        + "]\n"
+    )
+    beacon = (
+        f"sequence by host.id, process.executable, dns.question.name with maxspan={b.window_h}h\n"
+        "  [" + _dns(spec) + f"] with runs={b.min_checkins}\n"
+    )
+    net_src = ["Elastic Defend network events (DNS lookups with process.*)"]
+    files = [
+        ExportFile(
+            "eql",
+            "eql/RH-SL-001_serverless_egress.eql",
+            (r1.id,),
+            comment_block(
+                header_lines(
+                    spec,
+                    r1,
+                    language="EQL, Elastic Security",
+                    detects="a non-browser process that resolves a catalogued hostname and "
+                    "then opens a connection (same process entity, within 2 minutes). "
+                    "Elastic Defend connection events carry no dns.question.name (source "
+                    "000's mistake): the name is on the lookup event, joined by the sequence.",
+                    loses=[
+                        *COMMON_LOSSES,
+                        "the sequence joins on the process, not on the resolved IP",
+                    ],
+                    sources=net_src,
+                )
+            )
+            + egress,
+        ),
+        ExportFile(
+            "eql",
+            "eql/RH-SL-001_serverless_lookup.eql",
+            (r1.id,),
+            comment_block(
+                header_lines(
+                    spec,
+                    r1,
+                    language="EQL, Elastic Security",
+                    detects="a non-browser process resolving a catalogued hostname "
+                    "(connection or not).",
+                    loses=list(COMMON_LOSSES),
+                    sources=net_src,
+                )
+            )
+            + lookups,
+        ),
+        ExportFile(
+            "eql",
+            "eql/RH-SL-002_cmdline_url.eql",
+            (r2.id,),
+            comment_block(
+                header_lines(
+                    spec,
+                    r2,
+                    language="EQL, Elastic Security",
+                    detects="process starts with a catalogued hostname on the command line "
+                    "(Lucene regex, case-insensitive via regex~, implicitly anchored).",
+                    loses=["grouping of repeated starts", "LOLBin severity"],
+                    sources=["Elastic Defend process events (process.command_line)"],
+                )
+            )
+            + cmd,
+        ),
+        ExportFile(
+            "eql",
+            "eql/RH-SL-003_script_chain.eql",
+            (r3.id,),
+            comment_block(
+                header_lines(
+                    spec,
+                    r3,
+                    language="EQL, Elastic Security",
+                    detects="part 1 of 2 of the chain: a script file written to a "
+                    "temporary/public folder, then a script host whose first argument is "
+                    "that file name.",
+                    loses=[
+                        "EQL joins each step on one key per step, so the write-run link and "
+                        "the run-egress link are two sequences (this file and "
+                        "RH-SL-003_script_host_egress.eql); correlate their alerts on "
+                        "host.id in the case",
+                        "process.args[1] must hold the bare file name; a full path there "
+                        "does not join",
+                    ],
+                    sources=["Elastic Defend file and process events"],
+                )
+            )
+            + chain,
+        ),
+        ExportFile(
+            "eql",
+            "eql/RH-SL-003_script_host_egress.eql",
+            (r3.id,),
+            comment_block(
+                header_lines(
+                    spec,
+                    r3,
+                    language="EQL, Elastic Security",
+                    detects="part 2 of 2: a script host started on a script in a "
+                    "temporary/public folder that resolves a serverless hostname.",
+                    loses=["no file-write evidence in this half (see part 1)"],
+                    sources=["Elastic Defend process and network events"],
+                )
+            )
+            + chain_net,
+        ),
+        ExportFile(
+            "eql",
+            "eql/RH-SL-005_beacon.eql",
+            (r5.id,),
+            comment_block(
+                header_lines(
+                    spec,
+                    r5,
+                    language="EQL, Elastic Security",
+                    detects=f"{b.min_checkins} lookups of one serverless hostname by one "
+                    f"non-browser image on one host within {b.window_h} h (sequence with "
+                    "runs), keyed by process.executable rather than process.entity_id so a "
+                    "loop starting a new process per beat is still one sequence.",
+                    loses=[
+                        "all timing: EQL sequences cannot compute intervals, their spread, "
+                        "periodicity, p-values, missed beats or pauses (use an ES|QL or "
+                        "ML job for those)",
+                        "payload sizes and fleet prevalence",
+                    ],
+                    sources=net_src,
+                    tuning=["runs and maxspan"],
+                )
+            )
+            + beacon,
+        ),
+    ]
+    omitted = (Omission("eql", "RH-SL-004", "EQL has no aggregation over hosts (tenant rarity)"),)
+    return Rendered(tuple(files), omitted)

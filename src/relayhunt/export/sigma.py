@@ -1,0 +1,371 @@
+"""Sigma rules (SigmaHQ field names, Sigma v2 correlation rules).
+
+Files: one YAML per relayhunt rule; correlation rules and the base rules they reference
+share one multi-document file. Hostnames use ``QueryName`` of the ``dns_query`` logsource
+(Sysmon EID 22, the name the process asked for) rather than ``DestinationHostname`` of
+``network_connection`` (Sysmon EID 3), which is the reverse (PTR) lookup of the IP.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import yaml
+
+from relayhunt.export.common import ExportFile, Omission, Rendered, header_lines
+from relayhunt.export.escape import sigma_value
+from relayhunt.export.model import ExportRule, ExportSpec
+
+NAMESPACE = uuid.UUID("6f1b6a52-3c0e-4c43-9d8e-6b7e3f1c2a10")
+
+
+def rule_uuid(name: str) -> str:
+    return str(uuid.uuid5(NAMESPACE, name))
+
+
+def _date(spec: ExportSpec) -> str:
+    parts = spec.catalog_version.split(".")
+    if len(parts) == 3 and all(p.isdigit() for p in parts):
+        return "-".join(parts)
+    return "2026-01-01"
+
+
+def _image_endings(names: tuple[str, ...]) -> list[str]:
+    out: list[str] = []
+    for name in names:
+        out.append(sigma_value("\\" + name))
+        out.append(sigma_value("/" + name))
+    return out
+
+
+def host_selections(spec: ExportSpec, field: str) -> dict[str, Any]:
+    """The label-boundary hostname test on ``field``: suffix list, apex list, regex list."""
+    suffixes = [sigma_value("." + s) for s in spec.plain_suffixes]
+    apexes = [sigma_value(s) for s in spec.plain_suffixes]
+    sel: dict[str, Any] = {
+        "selection_host_suffix": {f"{field}|endswith": suffixes},
+        "selection_host_apex": {field: apexes},
+    }
+    regexes = [f"(?:^|[.]){h.core_regex}$" for h in spec.placeholder_hosts]
+    if regexes:
+        sel["selection_host_regex"] = {f"{field}|re|i": regexes}
+    return sel
+
+
+def _base(
+    spec: ExportSpec,
+    rule: ExportRule,
+    *,
+    name: str,
+    title: str,
+    description: str,
+    logsource: dict[str, str],
+    detection: dict[str, Any],
+    level: str,
+    fields: list[str],
+) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "title": title,
+        "id": rule_uuid(name),
+        "name": name,
+        "status": "experimental",
+        "description": description,
+        "references": [
+            f"https://attack.mitre.org/techniques/{t.replace('.', '/')}/"
+            for t in rule.techniques[:2]
+        ],
+        "author": "relayhunt (generated)",
+        "date": _date(spec),
+        "tags": list(rule.attack_tags),
+        "logsource": logsource,
+        "detection": detection,
+        "fields": fields,
+        "falsepositives": list(rule.false_positives) or ["Unknown"],
+        "level": level,
+    }
+    return doc
+
+
+def _dump(header: list[str], docs: list[dict[str, Any]]) -> str:
+    head = "".join(f"# {line}\n" for line in header)
+    body = yaml.safe_dump_all(docs, sort_keys=False, allow_unicode=False, width=100)
+    return head + body
+
+
+def render(spec: ExportSpec) -> Rendered:
+    files: list[ExportFile] = []
+    browser_filter = {"filter_browser": {"Image|endswith": _image_endings(spec.browsers)}}
+    r1 = spec.rules["RH-SL-001"]
+    dns_detection = {
+        **host_selections(spec, "QueryName"),
+        **browser_filter,
+        "condition": "1 of selection_host_* and not filter_browser",
+    }
+    dns_doc = _base(
+        spec,
+        r1,
+        name="relayhunt_rh_sl_001_dns_query",
+        title=r1.title + " (DNS query)",
+        description=(
+            r1.description + " Uses the name the process asked its resolver for (Sysmon "
+            "EID 22 QueryName), not Sysmon EID 3 DestinationHostname, which is a reverse "
+            "(PTR) lookup of the IP and for shared front ends names the CDN, not the tenant."
+        ),
+        logsource={"category": "dns_query", "product": "windows"},
+        detection=dns_detection,
+        level="medium",
+        fields=["Image", "QueryName", "QueryResults", "ProcessGuid"],
+    )
+    net_doc = _base(
+        spec,
+        r1,
+        name="relayhunt_rh_sl_001_network_connection",
+        title=r1.title + " (reverse DNS, weak)",
+        description=(
+            "Fallback for data without DNS query events. DestinationHostname in Sysmon "
+            "EID 3 is the reverse (PTR) lookup of the destination IP, not the requested "
+            "name: it is empty or a CDN name for most serverless front ends, so this rule "
+            "misses most traffic and has low confidence. Prefer the dns_query rule."
+        ),
+        logsource={"category": "network_connection", "product": "windows"},
+        detection={
+            **host_selections(spec, "DestinationHostname"),
+            **browser_filter,
+            "condition": "1 of selection_host_* and not filter_browser",
+        },
+        level="low",
+        fields=["Image", "DestinationHostname", "DestinationIp", "DestinationPort"],
+    )
+    files.append(
+        ExportFile(
+            "sigma",
+            "sigma/rh_sl_001_serverless_egress.yml",
+            ("RH-SL-001",),
+            _dump(
+                header_lines(
+                    spec,
+                    r1,
+                    language="Sigma",
+                    detects="a non-browser process resolving (dns_query) or, as a weak "
+                    "fallback, connecting to (network_connection) a catalogued serverless, "
+                    "edge, PaaS or tunnel hostname.",
+                    loses=[
+                        "DNS-to-connection attribution (Sigma rules see one event at a time)",
+                        "severity raised for LOLBins and user-writable image folders",
+                        "grouping and ranking; one alert per event",
+                    ],
+                    sources=[
+                        "Sysmon EID 22 (DnsQuery) with Image; EID 3 only as fallback",
+                    ],
+                ),
+                [dns_doc, net_doc],
+            ),
+        )
+    )
+
+    r2 = spec.rules["RH-SL-002"]
+    cmd_doc = _base(
+        spec,
+        r2,
+        name="relayhunt_rh_sl_002_cmdline",
+        title=r2.title,
+        description=r2.description,
+        logsource={"category": "process_creation", "product": "windows"},
+        detection={
+            "selection": {"CommandLine|re|i": spec.cmdline_regex().removeprefix("(?i)")},
+            "filter_browser": {"Image|endswith": _image_endings(spec.browsers)},
+            "condition": "selection and not filter_browser",
+        },
+        level="medium",
+        fields=["Image", "CommandLine", "ParentImage", "User"],
+    )
+    files.append(
+        ExportFile(
+            "sigma",
+            "sigma/rh_sl_002_cmdline_url.yml",
+            ("RH-SL-002",),
+            _dump(
+                header_lines(
+                    spec,
+                    r2,
+                    language="Sigma",
+                    detects="a process started with a catalogued serverless hostname or URL "
+                    "on its command line (label-bounded regex).",
+                    loses=["severity raised for LOLBins", "grouping of repeated starts"],
+                    sources=["Sysmon EID 1 / Security 4688 with command line"],
+                ),
+                [cmd_doc],
+            ),
+        )
+    )
+
+    r3 = spec.rules["RH-SL-003"]
+    ext_re = "|".join(spec.script_extensions)
+    temp_re = r"\\(?:appdata\\local\\temp|windows\\temp|users\\public|programdata)\\"
+    hosts_endings = _image_endings(spec.script_hosts)
+    write_doc = _base(
+        spec,
+        r3,
+        name="relayhunt_rh_sl_003_script_written",
+        title="Script file written to a user-writable folder",
+        description="Base rule of the RH-SL-003 correlation: a script file written to "
+        "a temporary or public folder.",
+        logsource={"category": "file_event", "product": "windows"},
+        detection={
+            "selection": {"TargetFilename|re|i": f"{temp_re}[^\\\\]+[.](?:{ext_re})$"},
+            "condition": "selection",
+        },
+        level="low",
+        fields=["Image", "TargetFilename"],
+    )
+    run_doc = _base(
+        spec,
+        r3,
+        name="relayhunt_rh_sl_003_script_host_run",
+        title="Script host runs a script from a user-writable folder",
+        description="Base rule of the RH-SL-003 correlation.",
+        logsource={"category": "process_creation", "product": "windows"},
+        detection={
+            "selection_image": {"Image|endswith": hosts_endings},
+            "selection_script": {"CommandLine|re|i": f'{temp_re}[^\\\\"]+[.](?:{ext_re})\\b'},
+            "condition": "all of selection_*",
+        },
+        level="medium",
+        fields=["Image", "CommandLine", "ParentImage"],
+    )
+    dns3_doc = _base(
+        spec,
+        r3,
+        name="relayhunt_rh_sl_003_script_host_dns",
+        title="Script host resolves a serverless hostname",
+        description="Base rule of the RH-SL-003 correlation.",
+        logsource={"category": "dns_query", "product": "windows"},
+        detection={
+            **host_selections(spec, "QueryName"),
+            "selection_image": {"Image|endswith": hosts_endings},
+            "condition": "1 of selection_host_* and selection_image",
+        },
+        level="medium",
+        fields=["Image", "QueryName"],
+    )
+    corr3: dict[str, Any] = {
+        "title": r3.title,
+        "id": rule_uuid("relayhunt_rh_sl_003_chain"),
+        "status": "experimental",
+        "description": r3.description,
+        "author": "relayhunt (generated)",
+        "date": _date(spec),
+        "tags": list(r3.attack_tags),
+        "correlation": {
+            "type": "temporal_ordered",
+            "rules": [
+                "relayhunt_rh_sl_003_script_written",
+                "relayhunt_rh_sl_003_script_host_run",
+                "relayhunt_rh_sl_003_script_host_dns",
+            ],
+            "group-by": ["Computer"],
+            "timespan": f"{int(r3.thresholds.get('write_to_run_s', 3600)) // 60}m",
+        },
+        "falsepositives": list(r3.false_positives),
+        "level": "critical",
+    }
+    files.append(
+        ExportFile(
+            "sigma",
+            "sigma/rh_sl_003_script_chain.yml",
+            ("RH-SL-003",),
+            _dump(
+                header_lines(
+                    spec,
+                    r3,
+                    language="Sigma correlation (temporal_ordered)",
+                    detects="a script written to a temporary/public folder, a script host "
+                    "running a script from such a folder, and a script host resolving a "
+                    "serverless hostname, in that order on one computer within the window.",
+                    loses=[
+                        "the engine joins the three on the script's file name and the "
+                        "script host's process entity; Sigma correlations can only group "
+                        "by a field common to all three (the computer)",
+                        "the high-severity variant without a file write",
+                    ],
+                    sources=["Sysmon EID 11, EID 1, EID 22"],
+                ),
+                [corr3, write_doc, run_doc, dns3_doc],
+            ),
+        )
+    )
+
+    r5 = spec.rules["RH-SL-005"]
+    b = spec.beacon
+    base5 = _base(
+        spec,
+        r5,
+        name="relayhunt_rh_sl_005_serverless_lookup",
+        title="Non-browser process resolves a serverless hostname (beacon base rule)",
+        description="Base rule of the RH-SL-005 correlation.",
+        logsource={"category": "dns_query", "product": "windows"},
+        detection=dns_detection,
+        level="low",
+        fields=["Image", "QueryName"],
+    )
+    corr5: dict[str, Any] = {
+        "title": "Repeated serverless lookups by one process image (beacon candidate)",
+        "id": rule_uuid("relayhunt_rh_sl_005_count"),
+        "status": "experimental",
+        "description": (
+            f"At least {b.min_checkins} lookups of one serverless hostname by one image on "
+            f"one computer within {b.window_h} h. A count, not a timing test: see the header."
+        ),
+        "author": "relayhunt (generated)",
+        "date": _date(spec),
+        "tags": list(r5.attack_tags),
+        "correlation": {
+            "type": "event_count",
+            "rules": ["relayhunt_rh_sl_005_serverless_lookup"],
+            "group-by": ["Computer", "Image", "QueryName"],
+            "timespan": f"{b.window_h}h",
+            "condition": {"gte": b.min_checkins},
+        },
+        "falsepositives": list(r5.false_positives),
+        "level": "medium",
+    }
+    files.append(
+        ExportFile(
+            "sigma",
+            "sigma/rh_sl_005_beacon_count.yml",
+            ("RH-SL-005",),
+            _dump(
+                header_lines(
+                    spec,
+                    r5,
+                    language="Sigma correlation (event_count)",
+                    detects="repeated lookups of one serverless hostname by one non-browser "
+                    "image (grouped by image, not process entity, so a loop starting a new "
+                    "curl.exe per beat is one group).",
+                    loses=[
+                        "every timing statistic: Sigma correlations count events, they "
+                        "cannot test intervals (no Moran/periodogram p-values, jitter, "
+                        "missed beats, pauses), payload regularity or fleet prevalence",
+                        "beacons to non-serverless destinations",
+                    ],
+                    sources=["Sysmon EID 22 with Image"],
+                    tuning=[
+                        f"raise condition gte ({b.min_checkins}) or shorten the timespan for "
+                        "chatty developer tools"
+                    ],
+                ),
+                [corr5, base5],
+            ),
+        )
+    )
+    omitted = (
+        Omission(
+            "sigma",
+            "RH-SL-004",
+            "tenant rarity needs the tenant (PSL-derived per catalog entry) and a fleet-wide "
+            "distinct-host count per tenant; Sigma has neither field extraction nor a "
+            "fleet baseline",
+        ),
+    )
+    return Rendered(tuple(files), omitted)

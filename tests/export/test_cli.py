@@ -1,0 +1,50 @@
+"""``relayhunt export`` as a typer command (registered in relayhunt/cli.py by the caller)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from typer.testing import CliRunner
+
+from relayhunt.export.cli import export_command
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    app.command("export")(export_command)
+
+    @app.command("noop")
+    def noop() -> None:  # a second command so "export" stays a subcommand
+        """Nothing."""
+
+    return app
+
+
+def test_export_all(tmp_path: Path) -> None:
+    result = CliRunner().invoke(_app(), ["export", "--target", "all", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    for target in ("sigma", "eql", "kql", "logscale", "yaral", "sumo", "spl"):
+        assert any((tmp_path / target).iterdir()), target
+    assert "RH-SL-005" in result.output
+    assert "not exported" in result.output
+
+
+def test_export_one_target(tmp_path: Path) -> None:
+    result = CliRunner().invoke(_app(), ["export", "-t", "kql", "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kql"]
+
+
+def test_unknown_target_is_usage_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(_app(), ["export", "--target", "splunk", "--out", str(tmp_path)])
+    assert result.exit_code == 2
+
+
+def test_bad_catalog_is_usage_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("entries: [", encoding="utf-8")
+    result = CliRunner().invoke(
+        _app(), ["export", "--target", "sigma", "--catalog", str(bad), "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 2
