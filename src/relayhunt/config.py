@@ -63,7 +63,17 @@ SUPPRESSION_COLUMNS: Final[tuple[str, ...]] = tuple(
     dict.fromkeys(c for cols in MATCH_FIELDS.values() for c in cols)
 )
 _ENTRY_KEYS: Final[tuple[str, ...]] = ("reason", *MATCH_FIELDS, "expires")
-_TOP_KEYS: Final[tuple[str, ...]] = ("version", "profile", "min_severity", "allowlist", "rules")
+_TOP_KEYS: Final[tuple[str, ...]] = (
+    "version",
+    "profile",
+    "min_severity",
+    "allowlist",
+    "deployers",
+    "rules",
+)
+DEPLOYERS_THRESHOLD: Final = "deployers"
+"""The threshold of the cloud control-plane rules that the top-level ``deployers`` list
+feeds (every rule that declares it)."""
 _RULE_KEYS: Final[tuple[str, ...]] = ("enabled", "severity", "thresholds")
 
 _LIKE_ESCAPE: Final = "!"
@@ -188,6 +198,13 @@ class Config:
     allowlist: tuple[AllowEntry, ...] = ()
     rules: Mapping[str, RuleOverride] = field(default_factory=dict)
     source: Path | None = None
+    deployers: tuple[str, ...] = ()
+    """Globs of the principals expected to deploy and change cloud functions (CI roles,
+    IaC service accounts), lowercased; matched by the cloud rules against the actor's
+    principal and logged identity (see docs/tuning.md)."""
+    deployer_rules: frozenset[str] | None = None
+    """Rules that declare a ``deployers`` threshold (from the registry the config was
+    checked against); None: look them up in the detection registry."""
 
     def rule_override(self, rule_id: str) -> RuleOverride:
         return self.rules.get(rule_id) or RuleOverride(rule_id)
@@ -200,8 +217,22 @@ class Config:
         return self.rule_override(rule_id).severity
 
     def rule_thresholds(self, rule_id: str) -> dict[str, ThresholdValue]:
-        """Threshold overrides for one rule (only those the config sets)."""
-        return dict(self.rule_override(rule_id).thresholds)
+        """Threshold overrides for one rule (only those the config sets). For the rules
+        that take a ``deployers`` list, the top-level ``deployers`` are added to the
+        rule's own."""
+        values = dict(self.rule_override(rule_id).thresholds)
+        if self.deployers and rule_id in self._deployer_rules():
+            own = values.get(DEPLOYERS_THRESHOLD, ())
+            own_list = own if isinstance(own, tuple) else (own,)
+            values[DEPLOYERS_THRESHOLD] = tuple(dict.fromkeys((*self.deployers, *own_list)))
+        return values
+
+    def _deployer_rules(self) -> frozenset[str]:
+        if self.deployer_rules is not None:
+            return self.deployer_rules
+        from relayhunt.detect import rules as registered  # a cycle at module level
+
+        return frozenset(r.id for r in registered() if DEPLOYERS_THRESHOLD in r.thresholds)
 
     def active_allowlist(self, today: dt.date | None = None) -> tuple[AllowEntry, ...]:
         return tuple(e for e in self.allowlist if not e.is_expired(today))
@@ -498,9 +529,17 @@ class _Checker:
         allowlist: list[AllowEntry] = []
         if "allowlist" in top:
             allowlist = self.allowlist(top["allowlist"][1])
+        deployers: list[str] = []
+        if "deployers" in top:
+            deployers = self.deployers(top["deployers"][1])
         rules: dict[str, RuleOverride] = {}
         if "rules" in top:
             rules = self.rules(top["rules"][1])
+        deployer_rules = (
+            frozenset(r for r, t in self.registry.items() if DEPLOYERS_THRESHOLD in t)
+            if self.registry is not None
+            else None
+        )
         return Config(
             version=version,
             profile=profile,
@@ -508,7 +547,25 @@ class _Checker:
             allowlist=tuple(allowlist),
             rules=rules,
             source=path,
+            deployers=tuple(dict.fromkeys(deployers)),
+            deployer_rules=deployer_rules,
         )
+
+    # -- deployers ----------------------------------------------------------------------
+    def deployers(self, node: yaml.Node) -> list[str]:
+        """Globs of expected cloud deployers (role ARNs, service accounts, e-mails)."""
+        if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null"):
+            return []
+        items = self.string_list(node, "deployers")
+        out: list[str] = []
+        for i, (item_node, raw) in enumerate(items or []):
+            pattern = self.pattern(item_node, f"deployers[{i}]", "deployers", raw)
+            if pattern is not None:
+                if pattern.strip("*?") == "":
+                    self.problem(item_node, f"deployers[{i}]", "matches every principal")
+                    continue
+                out.append(pattern)
+        return out
 
     # -- allowlist ----------------------------------------------------------------------
     def allowlist(self, node: yaml.Node) -> list[AllowEntry]:

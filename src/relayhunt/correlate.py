@@ -8,6 +8,15 @@ is one incident, while two unrelated tools started from Explorer are two. Findin
 no process (network sensors) group by host and serverless tenant. Findings whose lineage
 keys match and whose times lie within ``window_s`` of each other join one incident.
 
+Cloud control-plane findings (``RH-CP-*``: an account, a principal, a function) join the
+incident of the earliest endpoint or network finding that reaches the same function: the
+same hostname or tenant, or, where the audit log names the function but not its host, an
+endpoint hostname whose first label is the function's name on the same platform
+(``<script>.<subdomain>.workers.dev``, ``<site>.azurewebsites.net``,
+``<service>-<hash>-<region>.a.run.app``). So "someone replaced the Worker's code" and "a
+host beacons to that Worker" are one story. Unmatched cloud findings group per account
+and function.
+
 Risk: ``100 * (1 - prod(1 - score_i / 100))`` — independent evidence adds up but never
 passes 100, so three medium findings on one process outrank one.
 """
@@ -89,6 +98,35 @@ def correlate(
                ON l.host_key = f.host_name AND l.start_entity = f.process_entity_id
         """
     )
+    # Cloud findings take the host and lineage of the endpoint finding that reaches the
+    # same function (see the module docstring).
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _rh_keyed AS
+        WITH link AS (
+          SELECT c.finding_id,
+                 arg_min(e.host_name, e.first_seen) AS e_host,
+                 arg_min(e.lineage_key, e.first_seen) AS e_key,
+                 arg_min(e.lineage, e.first_seen) AS e_lineage
+          FROM _rh_keyed c JOIN _rh_keyed e
+            ON c.rule_id LIKE 'RH-CP-%' AND e.rule_id NOT LIKE 'RH-CP-%'
+           AND (lower(e.destination_domain) = lower(c.destination_domain)
+                OR lower(e.serverless_tenant) = lower(c.serverless_tenant)
+                OR (c.destination_domain IS NULL
+                    AND e.serverless_platform = c.serverless_platform
+                    AND (split_part(lower(e.destination_domain), '.', 1)
+                           = lower(c.serverless_tenant)
+                         OR (e.serverless_platform LIKE 'Google Cloud Run%'
+                             AND starts_with(lower(e.destination_domain),
+                                             lower(c.serverless_tenant) || '-')))))
+          GROUP BY c.finding_id
+        )
+        SELECT k.* REPLACE (coalesce(l.e_host, k.host_name) AS host_name,
+                            coalesce(l.e_key, k.lineage_key) AS lineage_key,
+                            coalesce(l.e_lineage, k.lineage) AS lineage)
+        FROM _rh_keyed k LEFT JOIN link l USING (finding_id)
+        """
+    )
     # Sessionize per (host, lineage): a gap longer than window_s starts a new incident.
     con.execute(
         f"""
@@ -127,7 +165,8 @@ def correlate(
                                        FILTER (WHERE destination_domain IS NOT NULL))),
                rh_sev_name(max(rh_sev_rank(severity))) || ': '
                  || count(*) || ' finding(s) on ' || any_value(host_name) || ' — '
-                 || string_agg(DISTINCT coalesce(process_name, '?'), ', ') || ' -> '
+                 || string_agg(DISTINCT coalesce(process_name, CASE WHEN rule_id LIKE 'RH-CP-%'
+                                   THEN user_name END, '?'), ', ') || ' -> '
                  || coalesce(string_agg(DISTINCT destination_domain, ', '), '?'),
                list(strftime(first_seen, '%Y-%m-%d %H:%M:%S') || 'Z [' || rule_id || '] '
                     || reason ORDER BY first_seen, finding_id)

@@ -210,13 +210,118 @@ _FILE: Final[tuple[Column, ...]] = (
     _c("file_hash_sha256", "VARCHAR", "SHA-256, where recorded."),
 )
 
+# Cloud control-plane audit records (CloudTrail, Google Cloud audit logs, Azure Activity
+# Log, Cloudflare audit logs): an API call on a cloud account, not a host event.
+_CLOUD_AUDIT: Final[tuple[Column, ...]] = (
+    COMMON[0],
+    _c(
+        "event_action",
+        "VARCHAR",
+        "The provider's own event / method / operation name, as logged "
+        "(UpdateFunctionCode20150331v2, google.cloud.functions.v2.FunctionService."
+        "UpdateFunction, MICROSOFT.WEB/SITES/WRITE, Cloudflare's action type).",
+    ),
+    _c("event_outcome", "VARCHAR", "success | failure, as the record says."),
+    _c(
+        "event_id",
+        "VARCHAR",
+        "Record id (CloudTrail eventID, LogEntry insertId, Azure eventDataId, "
+        "Cloudflare audit log id).",
+    ),
+    _c("cloud_provider", "VARCHAR", "aws | gcp | azure | cloudflare."),
+    _c(
+        "cloud_account_id",
+        "VARCHAR",
+        "AWS account, Google Cloud project, Azure subscription or Cloudflare account id "
+        "the call acted on.",
+    ),
+    _c("cloud_region", "VARCHAR", "Region or location, where logged."),
+    _c(
+        "cloud_service",
+        "VARCHAR",
+        "Service called: CloudTrail eventSource, LogEntry serviceName, the Azure resource "
+        "provider, the Cloudflare product (lambda.amazonaws.com, run.googleapis.com, "
+        "microsoft.web, workers).",
+    ),
+    _c(
+        "actor_type",
+        "VARCHAR",
+        "Kind of identity: IAMUser, AssumedRole, Root, AWSService, user, serviceAccount, "
+        "servicePrincipal, api_token ...",
+    ),
+    _c(
+        "actor_id",
+        "VARCHAR",
+        "Stable id of the identity (principalId, principalSubject, object id, ActorID).",
+    ),
+    _c(
+        "actor_name",
+        "VARCHAR",
+        "The identity as logged: ARN (for a role session the session ARN), e-mail, UPN.",
+    ),
+    _c(
+        "actor_principal",
+        "VARCHAR",
+        "The principal behind the call, for baselines and deployer lists: the role ARN "
+        "(session issuer) for assumed roles, else the user ARN, e-mail or UPN.",
+        "relayhunt.actor.principal",
+    ),
+    _c("source_ip", "VARCHAR", "Caller address (sourceIPAddress, callerIp, ActorIP)."),
+    _c("user_agent_original", "VARCHAR", "Caller's user agent, where logged."),
+    _c(
+        "action_normalized",
+        "VARCHAR",
+        "What the call did, provider-neutral: function.create, function.update_code, "
+        "function.update_config, function.update (code or configuration: the log does "
+        "not say), function.delete, function.public_access (made invokable by anyone), "
+        "function.permission, function.list, function.get, function.invoke, "
+        "function.publish, layer.publish, api.create, api.update, api.delete, "
+        "route.create, secret.read, secret.update; NULL for other calls.",
+        "relayhunt.action.normalized",
+    ),
+    _c(
+        "target_name",
+        "VARCHAR",
+        "Function / service / site / Worker script / API name the call acted on.",
+    ),
+    _c(
+        "target_id",
+        "VARCHAR",
+        "Full resource id: function ARN, resourceName, Azure resourceId, Cloudflare resource id.",
+    ),
+    _c("target_url", "VARCHAR", "Public URL of the function, where the record gives it."),
+    _c(
+        "destination_domain",
+        "VARCHAR",
+        "Public hostname of the function, lowercase, where known or derivable (Lambda "
+        "function URL, <region>-<project>.cloudfunctions.net, *.run.app, "
+        "<site>.azurewebsites.net, API Gateway execute-api host).",
+    ),
+    _c(
+        "change_detail",
+        "VARCHAR",
+        "What the call changed, in words, where it matters to the rules (AuthType NONE, "
+        "principal *, allUsers roles/run.invoker, layers, environment ...).",
+        "relayhunt.change.detail",
+    ),
+    _c(
+        "request_parameters",
+        "VARCHAR",
+        "The request as the provider logged it (JSON text).",
+        "relayhunt.request.parameters",
+    ),
+    _c("error_code", "VARCHAR", "Error code of a failed call (AccessDenied, 7, Forbidden ...)."),
+    _c("error_message", "VARCHAR", "Error message of a failed call."),
+)
+
 TABLES: Final[dict[str, tuple[Column, ...]]] = {
     "process": COMMON + _PROCESS + PROVENANCE,
     "dns": COMMON + _DNS + PROVENANCE,
     "connection": COMMON + _CONNECTION + PROVENANCE,
     "file": COMMON + _FILE + PROVENANCE,
+    "cloud_audit": _CLOUD_AUDIT + PROVENANCE,
 }
-"""Event tables. Cloud audit (``cloud_audit``) joins in a later release."""
+"""Event tables: endpoint and network events, and cloud control-plane audit records."""
 
 EVENT_TABLES: Final[tuple[str, ...]] = tuple(TABLES)
 

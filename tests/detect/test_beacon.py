@@ -257,6 +257,4 @@ def test_thresholds_come_from_the_tuning_file() -> None:
     )
     assert cfg.rule_thresholds("RH-SL-005") == {"min_checkins": 40, "min_significance": 9.5}
     with pytest.raises(ValueError, match="min_significance"):
-        parse_config(
-            "version: 1\nrules:\n  RH-SL-005:\n    min_significance: -6\n", rules=registry
-        )
+        parse_config("version: 1\nrules:\n  RH-SL-005:\n    min_significance: -6\n", rules=registry)

@@ -5,7 +5,6 @@ pollers are left alone."""
 from __future__ import annotations
 
 import json
-
 from collections.abc import Iterator
 
 import pytest

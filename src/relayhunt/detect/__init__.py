@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from relayhunt.detect import (
     beacon,
+    cloud,
     cmdline_url,
     compat,
     rarity,
@@ -21,6 +22,7 @@ def rules() -> list[Rule]:
         script_chain.RULE,
         rarity.RULE,
         beacon.RULE,
+        *cloud.RULES,
         compat.RULE_000,
         compat.RULE_001,
     ]

@@ -16,16 +16,16 @@ the finding.
 
 Ranking (score 0-100): ``60 * beacon_score`` plus context points, each named in the
 finding's ``stats.raised_by`` / ``lowered_by`` and its reason: serverless destination
-(+15 x the platform's weight), living-off-the-land binary (+10), image in a user-writable
-folder (+8; +3 for AppData, where per-user installs live), a tool user agent seen by a network sensor (+5), a destination few hosts
-contact (+10), first seen after the host's data began (+5); a browser (-20) or WebView2
-host (-10), a browser user agent (-10), a destination most of the fleet contacts (-25,
-the signature of benign pollers such as Teams or OneDrive heartbeats). Severity follows
-the score: high from 70, medium from 50, low from 30, else info; a browser or browser
-user agent (a page that polls) is always info, below the default ``min_severity``, and
-so is a program that is not a LOLBin, runs from a system or AppData folder and polls a
-non-serverless host that is not rare (update checks, telemetry): ``--min-severity info``
-shows them.
+(+15 x the platform's weight), living-off-the-land binary (+10), image in a user-
+writable folder (+8; +3 for AppData, where per-user installs live), a tool user agent
+seen by a network sensor (+5), a destination few hosts contact (+10), first seen after
+the host's data began (+5); a browser (-20) or WebView2 host (-10), a browser user agent
+(-10), a destination most of the fleet contacts (-25, the signature of benign pollers
+such as Teams or OneDrive heartbeats). Severity follows the score: high from 70, medium
+from 50, low from 30, else info; a browser or browser user agent (a page that polls) is
+always info, below the default ``min_severity``, and so is a program that is not a
+LOLBin, runs from a system or AppData folder and polls a non-serverless host that is not
+rare (update checks, telemetry): ``--min-severity info`` shows them.
 """
 
 from __future__ import annotations

@@ -56,7 +56,8 @@ def run_rules(
             f"""INSERT INTO findings_all (finding_id, {", ".join(names)})
                 SELECT substr(md5(concat_ws('|', rule_id, host_name,
                          coalesce(process_entity_id, process_executable, process_name),
-                         destination_domain, serverless_tenant)), 1, 16), {select}
+                         destination_domain, serverless_tenant, user_name)), 1, 16),
+                       {select}
                 FROM ({sql})"""
         )
         row = con.execute(

@@ -7,6 +7,9 @@
 * ``net_obs``: every connection and every DNS lookup, one row each, with the hostname
   (attributed for connections, the question for lookups), process context, the catalog
   match (``serverless_*``) and the process class (``process_category`` ...).
+* ``cloud_obs``: every ``cloud_audit`` record with the catalog match of its function's
+  hostname (``serverless_*``; the platform from the service where no hostname is known)
+  and the caller's tool class (``user_agent_class``: cli, sdk, iac, console).
 
 Everything is SQL over whole tables; the catalog match joins on hostname label suffixes.
 """
@@ -137,6 +140,7 @@ def prepare(
     for tmp in ("_rh_obs", "_rh_obs_ctx", "_rh_obs_sl"):
         con.execute(f"DROP TABLE IF EXISTS {tmp}")
     _cmdline_hosts(con, cat)
+    _cloud_obs(con, cat)
     con.execute(
         f"""CREATE OR REPLACE TABLE file_obs AS
             SELECT *, {user_writable_dir_sql("file_path", cat)} AS file_user_writable_dir
@@ -173,3 +177,61 @@ def _cmdline_hosts(con: duckdb.DuckDBPyConnection, cat: Catalog) -> None:
         f"CREATE OR REPLACE TABLE cmdline_hosts AS SELECT * EXCLUDE (_image) FROM ({classified})"
     )
     con.execute("DROP TABLE IF EXISTS _rh_cmd")
+
+
+# The caller's tool, from a cloud audit record's user agent: the provider CLIs and
+# wrangler ('cli'), SDKs and HTTP libraries ('sdk'), infrastructure-as-code ('iac'), the
+# web consoles ('console').
+CLOUD_USER_AGENT_CLASS = r"""CASE
+    WHEN user_agent_original IS NULL THEN NULL
+    WHEN regexp_matches(user_agent_original,
+         '(?i)(terraform|pulumi|aws-cdk|cloudformation|serverless/|sam-cli|'
+         || 'deploymentmanager|bicep|arm-template)') THEN 'iac'
+    WHEN regexp_matches(user_agent_original,
+         '(?i)(aws-cli|gcloud|google-cloud-sdk|azure-cli|azurecli|wrangler|'
+         || 'curl/|wget|powershell|az\.[a-z]+/)') THEN 'cli'
+    WHEN regexp_matches(user_agent_original,
+         '(?i)(boto3|botocore|aws-sdk|aws-internal/3|google-api-|gl-python|gcloud-python|'
+         || 'grpc-|azsdk|azure-sdk|msrest|python-requests|python-urllib|go-http-client|'
+         || 'node-fetch|axios|okhttp|java/|cloudflare-python|cloudflare-go)') THEN 'sdk'
+    WHEN regexp_matches(user_agent_original,
+         '(?i)(console\.amazonaws\.com|signin\.amazonaws\.com|'
+         || 'aws-internal|console\.cloud\.google\.com|portal\.azure|mozilla/)')
+         THEN 'console'
+    END"""
+
+# The platform of a cloud call whose function hostname is not known.
+CLOUD_PLATFORM = """CASE
+    WHEN cloud_service = 'lambda.amazonaws.com' THEN 'AWS Lambda'
+    WHEN cloud_service = 'apigateway.amazonaws.com' THEN 'Amazon API Gateway'
+    WHEN cloud_service = 'cloudfront.amazonaws.com' THEN 'Amazon CloudFront Functions'
+    WHEN cloud_service = 'cloudfunctions.googleapis.com' THEN 'Google Cloud Functions'
+    WHEN cloud_service = 'run.googleapis.com' THEN 'Google Cloud Run (incl. Cloud Run functions)'
+    WHEN cloud_provider = 'gcp' THEN 'Google Cloud ' || coalesce(cloud_service, '')
+    WHEN cloud_provider = 'azure' THEN 'Azure Functions / App Service'
+    WHEN cloud_provider = 'cloudflare' THEN 'Cloudflare Workers'
+    END"""
+
+
+def _cloud_obs(con: duckdb.DuckDBPyConnection, cat: Catalog) -> None:
+    """``cloud_obs``: cloud audit records with the catalog match and the caller's tool."""
+    # A function's hostname, once any record names it (the function URL in the response
+    # to CreateFunctionUrlConfig), holds for every record of that function.
+    known = """(SELECT * REPLACE (coalesce(destination_domain, max(destination_domain) OVER (
+                   PARTITION BY cloud_provider, cloud_account_id, target_id))
+                   AS destination_domain)
+                FROM cloud_audit)"""
+    matched = match_query(known, "destination_domain", cat, prefix="serverless")
+    con.execute(
+        f"""CREATE OR REPLACE TABLE cloud_obs AS
+            SELECT * REPLACE (coalesce(serverless_platform, {CLOUD_PLATFORM})
+                              AS serverless_platform,
+                              coalesce(serverless_provider, CASE cloud_provider
+                                  WHEN 'aws' THEN 'Amazon' WHEN 'gcp' THEN 'Google'
+                                  WHEN 'azure' THEN 'Microsoft'
+                                  WHEN 'cloudflare' THEN 'Cloudflare' END)
+                              AS serverless_provider),
+                   {CLOUD_USER_AGENT_CLASS} AS user_agent_class,
+                   'cloud_audit' AS obs_kind
+            FROM ({matched})"""
+    )

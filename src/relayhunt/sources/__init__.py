@@ -17,6 +17,11 @@ READERS: tuple[tuple[str, str], ...] = (
     ("relayhunt.sources.sysmon_xml", "SysmonXmlSource"),
     ("relayhunt.sources.sysmon", "SysmonWinlogbeatSource"),
     ("relayhunt.sources.sysmon", "SysmonJsonSource"),
+    # -- cloud control plane --
+    ("relayhunt.sources.cloudtrail", "CloudTrailSource"),
+    ("relayhunt.sources.cloudflare_audit", "CloudflareAuditSource"),
+    ("relayhunt.sources.gcp_audit", "GcpAuditSource"),
+    ("relayhunt.sources.azure_activity", "AzureActivitySource"),
     # -- falcon --
     ("relayhunt.sources.falcon", "FalconSource"),
     # -- defender --

@@ -1,0 +1,244 @@
+"""Cloud audit readers: CloudTrail, Cloudflare, Google Cloud audit, Azure Activity."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from relayhunt.sources.base import Head
+from relayhunt.sources.cloudflare_audit import CloudflareAuditSource
+from relayhunt.sources.cloudtrail import CloudTrailSource
+from tests.conftest import FIXTURES, load, rows
+
+CT = FIXTURES / "cloudtrail"
+CF = FIXTURES / "cloudflare_audit"
+GCP = FIXTURES / "gcp_audit"
+AZ = FIXTURES / "azure_activity"
+S3_FILE = CT / "s3_log_file" / "111122223333_CloudTrail_us-east-1_20261103T1105Z_EXAMPLE.json"
+LAMBDA_URL = "abcdefghijklmnopqrstuvwxyz234567.lambda-url.us-east-1.on.aws"
+
+
+@pytest.mark.parametrize(
+    ("path", "fmt"),
+    [
+        (S3_FILE, "cloudtrail.json"),
+        (CT / "ndjson" / "events.ndjson", "cloudtrail.json"),
+        (CT / "eventbridge" / "event.json", "cloudtrail.json"),
+        (CF / "logpush_v1" / "audit_logs.ndjson", "cloudflare-audit.json"),
+        (CF / "api_v4" / "audit_logs_page1.json", "cloudflare-audit.json"),
+        (CF / "logpush_v2_broken" / "audit_logs_v2.ndjson", "cloudflare-audit.json"),
+        (GCP / "gcloud_array" / "entries.json", "gcp-audit.json"),
+        (AZ / "records" / "PT1H.json", "azure-activity.json"),
+        (AZ / "rest_value" / "activity.json", "azure-activity.json"),
+    ],
+)
+def test_format_detected(path: Path, fmt: str) -> None:
+    s = load(path)
+    assert rows(s, "SELECT log_format FROM ingest_files") == [{"log_format": fmt}]
+
+
+def test_large_cloudtrail_file_is_sniffed_from_text() -> None:
+    head = Head("x.json", S3_FILE.read_bytes()[:1500])
+    assert head.first_json is None
+    assert CloudTrailSource().sniff(head)
+    assert not CloudflareAuditSource().sniff(head)
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"@timestamp": "2026-11-03T09:14:03Z", "event": {"category": ["network"]}},
+        {"records": [{"time": "x", "operationName": "Publish", "category": "AdvancedHunting-X"}]},
+        {"eventName": "x"},
+    ],
+)
+def test_not_cloud(doc: dict[str, object]) -> None:
+    head = Head("x.json", (json.dumps(doc) + "\n").encode())
+    assert not CloudTrailSource().sniff(head)
+    assert not CloudflareAuditSource().sniff(head)
+
+
+def test_cloudtrail_s3_file_mapping_and_provenance() -> None:
+    s = load(S3_FILE)
+    got = rows(
+        s,
+        "SELECT event_id, event_action, action_normalized, actor_type, actor_name, "
+        "actor_principal, cloud_account_id, cloud_region, target_name, target_id, "
+        "destination_domain, change_detail, event_outcome, log_format, log_line, log_record "
+        "FROM cloud_audit ORDER BY log_record",
+    )
+    assert [r["action_normalized"] for r in got] == [
+        "function.update_code",
+        "function.public_access",
+        "function.public_access",
+    ]
+    first, perm, url = got
+    assert first["actor_principal"] == "arn:aws:iam::111122223333:role/ci-deploy"
+    assert first["actor_name"] == "arn:aws:sts::111122223333:assumed-role/ci-deploy/gh-123"
+    assert first["target_id"] == "arn:aws:lambda:us-east-1:111122223333:function:billing-sync"
+    assert first["change_detail"] == "code replaced, from s3://b/k.zip"
+    assert (first["log_line"], first["log_record"]) == (None, 1)
+    assert perm["target_name"] == "billing-sync"  # from the ARN in functionName
+    assert perm["change_detail"].startswith("resource policy grants principal *")
+    assert url["destination_domain"] == LAMBDA_URL
+    assert url["change_detail"] == "function URL with AuthType NONE"
+    assert {r["cloud_account_id"] for r in got} == {"111122223333"}
+    # the S3 GetObject event is not the serverless control plane
+    assert rows(s, "SELECT label, count FROM ingest_skipped") == [
+        {"label": "cloudtrail:s3.amazonaws.com", "count": 1}
+    ]
+    assert s.count("ingest_issues") == 0
+
+
+def test_cloudtrail_gzip_and_concatenated_files(tmp_path: Path) -> None:
+    data = S3_FILE.read_bytes().replace(b"\n", b"")
+    gz = tmp_path / "a.json.gz"
+    gz.write_bytes(gzip.compress(data + b"\n" + data + b"\n"))
+    s = load(gz)
+    assert s.count("cloud_audit") == 6
+    assert rows(s, "SELECT DISTINCT log_format FROM cloud_audit") == [
+        {"log_format": "cloudtrail.json"}
+    ]
+
+
+def test_cloudtrail_ndjson_bad_lines_counted() -> None:
+    s = load(CT / "ndjson" / "events.ndjson")
+    got = rows(s, "SELECT log_line, error_code, event_outcome FROM cloud_audit ORDER BY 1")
+    assert got == [
+        {"log_line": 1, "error_code": None, "event_outcome": "success"},
+        {"log_line": 4, "error_code": "AccessDenied", "event_outcome": "failure"},
+    ]
+    issues = rows(s, "SELECT log_line, reason_code FROM ingest_issues ORDER BY log_line")
+    assert issues == [
+        {"log_line": 2, "reason_code": "invalid_json"},
+        {"log_line": 3, "reason_code": "invalid_json"},
+        {"log_line": 5, "reason_code": "missing_timestamp"},
+    ]
+
+
+def test_cloudtrail_eventbridge_envelope_unwrapped() -> None:
+    s = load(CT / "eventbridge" / "event.json")
+    got = rows(s, "SELECT event_action, destination_domain, log_record FROM cloud_audit")
+    assert got == [
+        {
+            "event_action": "CreateFunctionUrlConfig20211031",
+            "destination_domain": LAMBDA_URL,
+            "log_record": 1,
+        }
+    ]
+
+
+def test_cloudtrail_truncated_log_file_is_reported() -> None:
+    # A {"Records": [...]} document cut short: the shared JSON document reader does not
+    # salvage records inside an unterminated wrapper; the loss is reported, not silent.
+    s = load(CT / "truncated" / "cut.json")
+    assert s.count("cloud_audit") == 0
+    issues = rows(s, "SELECT reason_code, severity FROM ingest_issues")
+    assert issues == [{"reason_code": "truncated_file", "severity": "error"}]
+
+
+def test_cloudtrail_damaged_gzip(tmp_path: Path) -> None:
+    lines = [
+        json.dumps({**json.loads(S3_FILE.read_text())["Records"][0], "eventID": f"e{i}"})
+        for i in range(2000)
+    ]
+    blob = gzip.compress(("\n".join(lines) + "\n").encode())
+    bad = tmp_path / "cut.ndjson.gz"
+    bad.write_bytes(blob[: len(blob) // 2])
+    s = load(bad)
+    assert 0 < s.count("cloud_audit") < 2000
+    assert rows(s, "SELECT DISTINCT reason_code FROM ingest_issues WHERE severity = 'error'") in (
+        [{"reason_code": "truncated_gzip"}],
+        [{"reason_code": "truncated_gzip"}, {"reason_code": "invalid_json"}],
+        [{"reason_code": "invalid_json"}, {"reason_code": "truncated_gzip"}],
+    )
+
+
+def test_cloudflare_shapes() -> None:
+    s = load(CF / "logpush_v1", CF / "api_v4", CF / "logpush_v2_broken")
+    got = rows(
+        s,
+        "SELECT strftime(timestamp, '%H:%M:%S') AS t, actor_principal, action_normalized, "
+        "target_name, destination_domain, change_detail, event_outcome, error_code, "
+        "user_agent_original, cloud_account_id FROM cloud_audit ORDER BY timestamp",
+    )
+    assert [(r["t"], r["action_normalized"], r["target_name"]) for r in got] == [
+        ("08:00:00", "function.update_code", "edge-auth"),  # v1 'script_update'
+        ("09:01:00", "route.create", "df00tech-relay"),  # When as Unix seconds
+        ("09:01:00", "function.create", "df00tech-relay"),  # v2, as the emulator writes it
+        ("09:05:00", "function.public_access", "df00tech-relay"),  # API: subdomain on
+        ("09:06:00", "function.get", "payments"),
+    ]
+    assert got[1]["destination_domain"] == "argus-shop.example"
+    assert got[2]["user_agent_original"] == "wrangler/3.84.1"
+    assert got[4]["event_outcome"] == "failure" and got[4]["error_code"] == "403"
+    assert {r["cloud_account_id"] for r in got} == {"5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d"}
+    issues = rows(s, "SELECT log_line, reason_code FROM ingest_issues ORDER BY log_line")
+    assert issues == [
+        {"log_line": 2, "reason_code": "missing_timestamp"},
+        {"log_line": 3, "reason_code": "invalid_json"},
+    ]
+    assert rows(s, "SELECT label, count FROM ingest_skipped") == [
+        {"label": "cloudflare:dns_record", "count": 1}
+    ]
+
+
+def test_gcp_audit_mapping() -> None:
+    s = load(GCP / "gcloud_array")
+    got = rows(
+        s,
+        "SELECT log_record, action_normalized, target_name, destination_domain, "
+        "change_detail, event_outcome, error_code, actor_principal, cloud_account_id, "
+        "cloud_region FROM cloud_audit ORDER BY log_record",
+    )
+    assert [(r["log_record"], r["action_normalized"]) for r in got] == [
+        (1, "function.update"),
+        (2, "function.public_access"),
+        (3, "function.delete"),
+    ]
+    assert got[0]["destination_domain"] == "us-central1-df00tech-argus-test.cloudfunctions.net"
+    assert got[1]["change_detail"] == "allUsers roles/run.invoker"
+    assert (got[2]["event_outcome"], got[2]["error_code"]) == ("failure", "7")
+    assert {r["cloud_account_id"] for r in got} == {"df00tech-argus-test"}
+    assert rows(s, "SELECT log_record, reason_code FROM ingest_issues") == [
+        {"log_record": 5, "reason_code": "missing_timestamp"}
+    ]
+    assert rows(s, "SELECT label FROM ingest_skipped") == [{"label": "gcp:compute.googleapis.com"}]
+
+
+def test_azure_activity_mapping() -> None:
+    s = load(AZ / "records", AZ / "rest_value")
+    got = rows(
+        s,
+        "SELECT action_normalized, actor_principal, target_name, destination_domain, "
+        "change_detail, event_outcome, error_code, cloud_account_id FROM cloud_audit "
+        "ORDER BY timestamp",
+    )
+    assert [r["action_normalized"] for r in got] == [
+        "function.update",
+        "secret.read",
+        "function.public_access",
+        "function.public_access",
+    ]
+    assert got[1]["error_code"] == "AuthorizationFailed"
+    assert got[2]["change_detail"].startswith("function key written")
+    assert got[3]["change_detail"] == "authLevel anonymous"
+    assert got[3]["target_name"] == "orders-api/relay"
+    assert {r["destination_domain"] for r in got} == {"orders-api.azurewebsites.net"}
+    assert {r["cloud_account_id"] for r in got} == {"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"}
+    skipped = dict(s.con.execute("SELECT label, count FROM ingest_skipped").fetchall())
+    assert skipped == {"azure:MICROSOFT.NETWORK": 1, "azure:Start": 1}
+
+
+def test_directory_of_cloud_logs_with_gzip(tmp_path: Path) -> None:
+    for src in (CF / "logpush_v1" / "audit_logs.ndjson", AZ / "rest_value" / "activity.json"):
+        with src.open("rb") as fi, gzip.open(tmp_path / (src.name + ".gz"), "wb") as fo:
+            shutil.copyfileobj(fi, fo)
+    s = load(tmp_path)
+    assert dict(
+        s.con.execute("SELECT log_format, count(*) FROM cloud_audit GROUP BY ALL").fetchall()
+    ) == {"cloudflare-audit.json": 2, "azure-activity.json": 2}
