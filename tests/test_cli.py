@@ -115,3 +115,12 @@ def test_formats_lists_readers() -> None:
     res = runner.invoke(app, ["formats"])
     assert res.exit_code == EXIT_OK
     assert "ecs.ndjson" in res.output
+
+
+def test_export_is_registered_on_the_main_command(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["export", "--target", "sigma", "--out", str(tmp_path / "x")])
+    assert res.exit_code == EXIT_OK, res.output
+    written = sorted(p.name for p in (tmp_path / "x").rglob("*.yml"))
+    assert "rh_sl_005_beacon_count.yml" in written, written
+    bad = runner.invoke(app, ["export", "--target", "cobol"])
+    assert bad.exit_code == EXIT_USAGE

@@ -3,7 +3,8 @@
 Exit codes (see docs/cli.md):
   0  success: every input was read (individual rejected records may exist; they are
      reported, and ``--strict`` turns them into exit 3);
-  1  internal error (a bug: please report it);
+  1  internal error (a bug: please report it); for ``validate``, a failed validation
+     (a missed detection or a false positive);
   2  usage error (bad option, unknown command, unwritable output);
   3  some input unreadable: a missing path, an unknown format, a truncated or corrupt
      file; or, with ``--strict``, any rejected record.
@@ -12,9 +13,10 @@ Exit codes (see docs/cli.md):
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -28,8 +30,12 @@ from relayhunt.textsafe import terminal_safe
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
+EXIT_FAILED = 1
+"""``validate``: a detection was missed or a benign scenario flagged."""
 EXIT_USAGE = 2
 EXIT_INPUT = 3
+
+T = TypeVar("T")
 
 app = typer.Typer(
     name="relayhunt",
@@ -304,6 +310,205 @@ def hunt(
     raise typer.Exit(code)
 
 
+def _pick(
+    values: list[str] | None, known: dict[str, T], what: str, resolve: Callable[[str], T]
+) -> list[T]:
+    """``all`` or names (repeated or comma-separated) -> the chosen items, in order."""
+    names = [n.strip() for v in values or ["all"] for n in v.split(",") if n.strip()]
+    if not names or "all" in names:
+        return list(known.values())
+    chosen: list[T] = []
+    for name in names:
+        try:
+            item = resolve(name)
+        except KeyError:
+            _usage(f"unknown {what} {name!r} (one of: all, {', '.join(known)})")
+        if item not in chosen:
+            chosen.append(item)
+    return chosen
+
+
+ScenarioOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--scenario",
+        "-s",
+        help="Scenario name or 'all' (default); repeat or comma-separate. --list shows them.",
+        show_default=False,
+    ),
+]
+FormatOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--format",
+        "-f",
+        help="Format name or 'all' (default); repeat or comma-separate. --list shows them.",
+        show_default=False,
+    ),
+]
+SeedOpt = Annotated[int, typer.Option(help="Random seed: the same seed writes the same bytes.")]
+StartOpt = Annotated[
+    str, typer.Option(help="When the emulated activity begins (ISO 8601; naive = UTC).")
+]
+
+
+@app.command()
+def emulate(
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Folder to write (created).")
+    ] = None,
+    scenario: ScenarioOpt = None,
+    fmt: FormatOpt = None,
+    seed: SeedOpt = 1,
+    start: StartOpt = "2026-11-03T09:00:00Z",
+    dataset: Annotated[
+        bool, typer.Option("--dataset", help="Write the large labelled fleet instead.")
+    ] = False,
+    hosts: Annotated[int, typer.Option(help="--dataset: number of hosts.")] = 200,
+    days: Annotated[float, typer.Option(help="--dataset: days of activity.")] = 7.0,
+    list_: Annotated[
+        bool, typer.Option("--list", help="List the scenarios and formats, and exit.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary.")] = False,
+) -> None:
+    """Write the telemetry of emulated adversary tests and benign look-alikes, with the
+    ground truth (truth.json) and tuning (tuning.yaml), or a labelled fleet (--dataset)."""
+    from relayhunt.emulate import emulate as em
+    from relayhunt.emulate.scenarios import BY_NAME as SCENARIOS
+    from relayhunt.emulate.writers import BY_NAME as FORMATS
+    from relayhunt.emulate.writers import resolve
+
+    console = _console()
+    if list_:
+        _print_catalogue(console)
+        raise typer.Exit(EXIT_OK)
+    if out is None:
+        _usage("--out DIR is required")
+    assert out is not None
+    chosen_formats = _pick(fmt, FORMATS, "format", resolve)
+    try:
+        t0 = em.parse_start(start)
+    except ValueError:
+        _usage(f"--start: not an ISO 8601 time: {start!r}")
+    if out.exists() and not out.is_dir():
+        _usage(f"--out: not a folder: {out}")
+    if dataset:
+        from relayhunt.emulate.dataset import dataset as make_dataset
+
+        if scenario:
+            _usage("--scenario does not apply to --dataset")
+        try:
+            ds = make_dataset(out, chosen_formats, hosts=hosts, days=days, seed=seed, start=t0)
+        except ValueError as exc:
+            _usage(str(exc))
+        except OSError as exc:
+            _usage(f"cannot write {out}: {exc}")
+        if not quiet:
+            c2 = sum(1 for lab in ds.labels if lab.label == "c2")
+            console.print(
+                f"wrote {len(ds.telemetry.events):,} events of {hosts} host(s) over {days:g} "
+                f"day(s) in {len(ds.files)} format(s) to {terminal_safe(out)}; "
+                f"{len(ds.labels):,} labelled groups ({c2} c2) in labels.csv"
+            )
+        raise typer.Exit(EXIT_OK)
+    chosen = _pick(scenario, SCENARIOS, "scenario", lambda n: SCENARIOS[n.strip().lower()])
+    try:
+        result = em.emulate(out, chosen, chosen_formats, seed=seed, start=t0)
+    except OSError as exc:
+        _usage(f"cannot write {out}: {exc}")
+    if not quiet:
+        events = sum(len(t.events) for t in result.telemetry.values())
+        console.print(
+            f"wrote {len(chosen)} scenario(s), {events:,} events, in "
+            f"{len(result.files)} format(s) to {terminal_safe(out)}"
+        )
+        for name, paths in result.files.items():
+            console.print(f"  {name}: {len(paths)} file(s)")
+        console.print(f"ground truth: {terminal_safe(result.truth_path)}")
+        console.print(
+            f"hunt one format with: relayhunt hunt {terminal_safe(out)}/FORMAT "
+            f"--config {terminal_safe(result.tuning_path)}"
+        )
+    raise typer.Exit(EXIT_OK)
+
+
+def _print_catalogue(console: Console) -> None:
+    from relayhunt.emulate.scenarios import SCENARIOS
+    from relayhunt.emulate.writers import FORMATS, reader_registered
+
+    table = Table(title="scenarios", title_justify="left")
+    table.add_column("scenario")
+    table.add_column("kind")
+    table.add_column("source")
+    table.add_column("what")
+    for s in SCENARIOS:
+        table.add_row(s.name, s.kind, s.source, s.title)
+    console.print(table)
+    table = Table(title="formats", title_justify="left")
+    table.add_column("format")
+    table.add_column("product")
+    table.add_column("read by")
+    for f in FORMATS:
+        table.add_row(f.name, f.product, f.reader if reader_registered(f) else "(no reader yet)")
+    console.print(table)
+
+
+@app.command()
+def validate(
+    scenario: ScenarioOpt = None,
+    fmt: FormatOpt = None,
+    seed: SeedOpt = 1,
+    start: StartOpt = "2026-11-03T09:00:00Z",
+    keep: Annotated[
+        Path | None,
+        typer.Option(help="Keep the emulated telemetry and truth in this folder."),
+    ] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the full result as JSON to FILE.")
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also list every other finding.")
+    ] = False,
+) -> None:
+    """Emulate every scenario, hunt each format, and check the findings against the
+    ground truth. Exit 1 on any miss or false positive, 3 if the emulated data could
+    not be read."""
+    from relayhunt.emulate import emulate as em
+    from relayhunt.emulate.matrix import render
+    from relayhunt.emulate.scenarios import BY_NAME as SCENARIOS
+    from relayhunt.emulate.validate import validate as run_validate
+    from relayhunt.emulate.writers import BY_NAME as FORMATS
+    from relayhunt.emulate.writers import resolve
+
+    chosen = _pick(scenario, SCENARIOS, "scenario", lambda n: SCENARIOS[n.strip().lower()])
+    chosen_formats = _pick(fmt, FORMATS, "format", resolve)
+    try:
+        t0 = em.parse_start(start)
+    except ValueError:
+        _usage(f"--start: not an ISO 8601 time: {start!r}")
+    if keep is not None and keep.exists() and not keep.is_dir():
+        _usage(f"--keep: not a folder: {keep}")
+    try:
+        report = run_validate(chosen_formats, chosen, seed=seed, start=t0, workdir=keep)
+    except OSError as exc:
+        _usage(f"cannot write the emulated data: {exc}")
+    detected = _console()
+    # the matrix needs about 200 columns; a terminal keeps its own width (cells are cut)
+    width = detected.width if detected.is_terminal else 200
+    console = Console(highlight=False, soft_wrap=False, width=width)
+    render(report, console, verbose=verbose)
+    if json_out is not None:
+        import json
+
+        try:
+            json_out.write_text(json.dumps(report.to_json(), indent=2) + "\n", "utf-8")
+        except OSError as exc:
+            _usage(f"cannot write {json_out}: {exc}")
+    if report.input_problems:
+        raise typer.Exit(EXIT_INPUT)
+    raise typer.Exit(EXIT_FAILED if report.failures else EXIT_OK)
+
+
 @app.command()
 def formats() -> None:
     """List the telemetry formats relayhunt reads."""
@@ -327,6 +532,12 @@ def _mount_subapps() -> None:
     except ImportError:  # pragma: no cover - the catalog package is always shipped
         return
     app.add_typer(catalog_app, name="catalog", help="Show and test the serverless catalog.")
+    from relayhunt.export.cli import export_command
+
+    app.command(
+        "export",
+        help="Export the detections to Sigma, EQL, KQL, LogScale, YARA-L, Sumo Logic and SPL.",
+    )(export_command)
 
 
 _mount_subapps()
