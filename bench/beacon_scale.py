@@ -99,7 +99,7 @@ def main() -> None:
     t = time.perf_counter()
     con.execute(f"CREATE OR REPLACE TEMP TABLE _rh_bc_cand AS {engine.candidates_sql(p)}")
     cand = con.execute("SELECT * FROM _rh_bc_cand ORDER BY gid").to_arrow_table()
-    scored = engine.score(con, cand, engine._host_windows(con, "net_obs"))
+    scored = engine.score(con, cand, engine.host_windows(con, "net_obs"))
     stages["candidates + tests (numpy)"] = time.perf_counter() - t
     total = sum(stages.values())
     groups = con.execute("SELECT count(*) FROM _rh_bc_n").fetchone()

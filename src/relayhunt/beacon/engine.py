@@ -78,7 +78,8 @@ def _keys_sql(prefix: str = "") -> str:
     return ", ".join(f"{KEY_SQL[k]} AS {prefix}{k}" for k in GROUP_KEYS)
 
 
-def _hash_sql() -> str:
+def hash_sql() -> str:
+    """The group id over ``net_obs``'s columns (what ``beacon_groups.gid`` holds)."""
     return "hash(" + ", ".join(KEY_SQL[k] for k in GROUP_KEYS) + ")"
 
 
@@ -97,7 +98,7 @@ def build_checkins(
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _rh_bc_ev AS
-        SELECT {_hash_sql()} AS gid, epoch_us(timestamp) / 1e6 AS t,
+        SELECT {hash_sql()} AS gid, epoch_us(timestamp) / 1e6 AS t,
                source_bytes AS sb, destination_bytes AS db
         FROM {source}
         WHERE timestamp IS NOT NULL AND coalesce(domain, destination_ip) IS NOT NULL
@@ -219,14 +220,15 @@ def candidates_sql(params: BeaconParams, source: str = "net_obs") -> str:
         ),
         k AS (
           SELECT DISTINCT gid, {keys}
-          FROM (SELECT {_hash_sql()} AS gid, {_keys_sql()} FROM {source}) s
+          FROM (SELECT {hash_sql()} AS gid, {_keys_sql()} FROM {source}) s
           WHERE gid IN (SELECT gid FROM c)
         )
         SELECT c.*, {keys} FROM c JOIN k ON k.gid = c.gid
     """
 
 
-def _host_windows(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, float]:
+def host_windows(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, float]:
+    """Seconds between each candidate host's first and last event in ``source``."""
     rows = con.execute(
         f"""SELECT host_key, epoch_us(max(timestamp)) / 1e6 - epoch_us(min(timestamp)) / 1e6
             FROM {source} WHERE host_key IN (SELECT DISTINCT host_key FROM _rh_bc_cand)
@@ -249,7 +251,7 @@ def analyze(
     aggregate(con, p)
     con.execute(f"CREATE OR REPLACE TEMP TABLE _rh_bc_cand AS {candidates_sql(p, source)}")
     cand = con.execute("SELECT * FROM _rh_bc_cand ORDER BY gid").to_arrow_table()
-    windows = _host_windows(con, source)
+    windows = host_windows(con, source)
     scored = score(con, cand, windows)
     con.register("_rh_bc_scored", scored)
     con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _rh_bc_scored")

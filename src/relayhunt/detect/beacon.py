@@ -35,7 +35,7 @@ from typing import Any
 
 import duckdb
 
-from relayhunt.beacon.engine import KEY_SQL, BeaconParams, analyze
+from relayhunt.beacon.engine import KEY_SQL, BeaconParams, analyze, hash_sql
 from relayhunt.detect.base import (
     DESTINATION_CONTEXT,
     EVIDENCE_AGG,
@@ -49,7 +49,7 @@ ID = "RH-SL-005"
 NAME = "Beaconing: regular check-ins to one destination"
 TECHNIQUES = ("T1071.001", "T1583.007", "T1584.007")
 
-_HASH = "hash(" + ", ".join(KEY_SQL[k] for k in KEY_SQL) + ")"
+_HASH = hash_sql()  # the group id, exactly as the engine computes it
 
 
 def params_of(t: Mapping[str, Any]) -> BeaconParams:
