@@ -77,9 +77,7 @@ def prepare(
         process_parent_entity_id, process_parent_executable, process_parent_name,
         process_parent_command_line, event_action, event_outcome, log_format, log_file_path,
         log_line, log_record"""
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE _rh_obs AS
+    observations = f"""
         SELECT 'connection' AS obs_kind, {obs_cols},
                attributed_domain AS domain, attributed_domain_origin AS domain_origin,
                destination_ip, destination_port, source_bytes, destination_bytes,
@@ -96,12 +94,9 @@ def prepare(
                NULL::BIGINT AS source_bytes, NULL::BIGINT AS destination_bytes,
                NULL AS url_original, NULL AS user_agent_original
         FROM dns
-        """
-    )
+    """
     # Fill process context from the process's start event where the row lacks it.
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE _rh_obs_ctx AS
+    with_context = f"""
         SELECT o.* REPLACE (
                  coalesce(o.host_name, p.host_name) AS host_name,
                  coalesce(o.user_name, p.user_name) AS user_name,
@@ -118,26 +113,48 @@ def prepare(
                      AS process_parent_name,
                  coalesce(o.process_parent_command_line, p.process_parent_command_line)
                      AS process_parent_command_line)
-        FROM _rh_obs o
+        FROM ({observations}) o
         LEFT JOIN proc_info p
                ON o.process_entity_id = p.process_entity_id
               AND coalesce(o.host_name, o.host_id) = p.host_key
+    """
+    # The catalog match and the process classes are computed once per distinct hostname
+    # and image (small lookup tables), then joined on in the one pass that writes net_obs.
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _rh_domains AS
+        SELECT DISTINCT attributed_domain AS domain FROM connection_attributed
+        WHERE attributed_domain IS NOT NULL
+        UNION
+        SELECT DISTINCT dns_question_name FROM dns WHERE dns_question_name IS NOT NULL
         """
     )
-    matched = match_query("_rh_obs_ctx", "domain", cat, prefix="serverless")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _rh_obs_sl AS {matched}")
-    classified = classify_process_query(
-        "(SELECT *, coalesce(process_executable, process_name) AS _image FROM _rh_obs_sl)",
-        "_image",
-        cat,
-        prefix="process",
+    matched = match_query("_rh_domains", "domain", cat, prefix="serverless")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _rh_domain_match AS {matched}")
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _rh_images AS
+        SELECT DISTINCT image AS _image FROM (
+          SELECT unnest([process_executable, process_name]) AS image FROM connection_attributed
+          UNION ALL
+          SELECT unnest([process_executable, process_name]) FROM dns
+          UNION ALL
+          SELECT unnest([process_executable, process_name]) FROM proc_info
+        ) WHERE image IS NOT NULL
+        """
     )
+    classified = classify_process_query("_rh_images", "_image", cat, prefix="process")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _rh_image_class AS {classified}")
     con.execute(
         f"""CREATE OR REPLACE TABLE net_obs AS
-            SELECT * EXCLUDE (_image), {USER_AGENT_CLASS} AS user_agent_class
-            FROM ({classified})"""
+            SELECT o.*, m.* EXCLUDE (domain), c.* EXCLUDE (_image),
+                   {USER_AGENT_CLASS} AS user_agent_class
+            FROM ({with_context}) o
+            LEFT JOIN _rh_domain_match m ON m.domain = o.domain
+            LEFT JOIN _rh_image_class c
+                   ON c._image = coalesce(o.process_executable, o.process_name)"""
     )
-    for tmp in ("_rh_obs", "_rh_obs_ctx", "_rh_obs_sl"):
+    for tmp in ("_rh_domains", "_rh_domain_match", "_rh_images", "_rh_image_class"):
         con.execute(f"DROP TABLE IF EXISTS {tmp}")
     _cmdline_hosts(con, cat)
     _cloud_obs(con, cat)
