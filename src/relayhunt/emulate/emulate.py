@@ -74,6 +74,8 @@ def appears_in(scenario: Scenario, fmt: Format) -> str | None:
     """Why ``scenario`` has nothing to write in ``fmt`` (None: it does)."""
     if fmt.family == "cloud" and fmt.name not in scenario.clouds:
         return "no cloud control-plane activity in this scenario"
+    if fmt.family != "cloud" and scenario.off_estate:
+        return scenario.off_estate
     return None
 
 

@@ -27,6 +27,8 @@ SHORT = {
     "zeek-json": "zeek-json",
     "cloudtrail": "ctrail",
     "cloudflare-audit": "cf-audit",
+    "gcp-audit": "gcp",
+    "azure-activity": "az-act",
 }
 MARK = {
     "ok": ("✓", "green"),

@@ -255,9 +255,15 @@ Event = ProcessStart | DnsLookup | Connection | FileCreate | ScriptBlock
 class CloudApiCall:
     """One control-plane (or data-plane) call as a cloud provider's audit log records it.
 
-    ``cloud`` is ``aws`` or ``cloudflare``; ``action`` is the provider's own event name
-    (``ListFunctions20150331``, ``Invoke``; ``create`` / ``update`` for Cloudflare);
-    ``resource`` the function ARN or Worker script name; ``request`` the parameters."""
+    ``cloud`` is ``aws``, ``cloudflare``, ``gcp`` or ``azure``; ``action`` is the
+    provider's own event name (``ListFunctions20150331``, ``Invoke``; ``create`` /
+    ``update`` for Cloudflare; the full ``methodName`` for Google Cloud; the
+    ``operationName`` for Azure); ``resource`` the function ARN, Worker script name, Google
+    Cloud ``resourceName`` or Azure ``resourceId``; ``account`` the AWS account, Cloudflare
+    account, Google Cloud project or Azure subscription; ``request`` the parameters (the
+    Azure request body). ``extra`` holds what only one provider logs: Google Cloud's
+    ``serviceData`` (``policyDelta``), the Azure token's ``appid`` (the client
+    application: the Activity Log records no user agent)."""
 
     t: float
     cloud: str
@@ -274,6 +280,7 @@ class CloudApiCall:
     read_only: bool
     data_event: bool = False
     description: str = ""
+    extra: dict[str, Any] | None = None
 
 
 @dataclass

@@ -31,6 +31,7 @@ from relayhunt.emulate.model import (
     Process,
 )
 from relayhunt.emulate.truth import Allow, Expect, Forbid
+from relayhunt.emulate.writers.cloud import AZURE_CLI_APPID
 
 # -- images ---------------------------------------------------------------------------------
 
@@ -237,7 +238,12 @@ class Scenario:
     forbid: tuple[Forbid, ...] = ()
     allow: tuple[Allow, ...] = ()
     clouds: tuple[str, ...] = ()
-    """Cloud audit formats the scenario writes (``cloudtrail``, ``cloudflare-audit``)."""
+    """Cloud audit formats the scenario writes (``cloudtrail``, ``cloudflare-audit``,
+    ``gcp-audit``, ``azure-activity``)."""
+    off_estate: str = ""
+    """Why the scenario has no endpoint or network data at all (it happens where the
+    estate has no sensor: a cloud provider's control plane, driven from outside); empty
+    for every scenario that runs on the estate's hosts."""
     background: bool = True
     """Add the Microsoft 365 apps every workstation runs (:func:`m365_background`)."""
 
@@ -456,6 +462,233 @@ def _t1584_wrangler(b: Builder) -> None:
                 description="Upload Worker script",
             )
         )
+
+
+# -- cloud control plane: Google Cloud and Azure (issue 6) ----------------------------------
+
+GCP_PROJECT, GCP_REGION = "acme-payments-prod", "us-central1"
+GCP_HIJACKED = "invoice-export"
+GCP_CI_FUNCTION = "orders-webhook"
+GCP_FUNCTIONS_V1 = "google.cloud.functions.v1.CloudFunctionsService."
+AZ_SUBSCRIPTION = "6c1f0e9d-2b3a-4c5d-8e7f-90a1b2c3d4e5"
+AZ_HIJACKED = "acme-invoice-func"
+AZ_CI_SITE = "acme-orders-func"
+ATTACKER_IP = "203.0.113.45"
+"""An address the estate's principals never used (TEST-NET-3)."""
+OFF_ESTATE_ATTACKER = (
+    "the principal works from outside the estate: only the cloud provider's audit log sees it"
+)
+OFF_ESTATE_CI = (
+    "the deployments run on the CI provider's hosted runners, outside the estate's sensors"
+)
+
+
+def _gcp_function(name: str) -> str:
+    return f"projects/{GCP_PROJECT}/locations/{GCP_REGION}/functions/{name}"
+
+
+def _gcloud_ua(command: str, invocation: str, *, script: bool, env: str = "None") -> str:
+    return (
+        f"google-cloud-sdk gcloud/502.0.0 command/gcloud.functions.{command} "
+        f"invocation-id/{invocation} environment/{env} environment-version/None "
+        "client-os/LINUX client-os-ver/6.8.0 client-pltf-arch/x86_64 "
+        f"interactive/{not script} from-script/{script} python/3.12.7 term/xterm-256color "
+        "(Linux 6.8.0),gzip(gfe)"
+    )
+
+
+def _gcp_update_request(name: str, upload: str, entry: str) -> dict[str, object]:
+    return {
+        "@type": "type.googleapis.com/google.cloud.functions.v1.UpdateFunctionRequest",
+        "function": {
+            "name": _gcp_function(name),
+            "sourceUploadUrl": f"https://storage.googleapis.com/uploads-482913765021."
+            f"{GCP_REGION}.cloudfunctions.appspot.com/{upload}.zip",
+            "entryPoint": entry,
+            "runtime": "python312",
+            "httpsTrigger": {"securityLevel": "SECURE_ALWAYS"},
+            "availableMemoryMb": 256,
+            "timeout": "60s",
+        },
+        "updateMask": "sourceUploadUrl,entryPoint,runtime,httpsTrigger",
+    }
+
+
+def _gcp_function_hijack(b: Builder) -> None:
+    """An outside account updates a Cloud Function's code with gcloud, then opens it to
+    the internet (allUsers roles/cloudfunctions.invoker)."""
+    actor = "r.vance.ext@gmail.com"
+    res = _gcp_function(GCP_HIJACKED)
+    t = b.at(1_800.0)
+    b.cloud_call(
+        CloudApiCall(
+            t=t,
+            cloud="gcp",
+            service="cloudfunctions.googleapis.com",
+            action=GCP_FUNCTIONS_V1 + "UpdateFunction",
+            actor=actor,
+            actor_id="",
+            account=GCP_PROJECT,
+            region=GCP_REGION,
+            source_ip=ATTACKER_IP,
+            user_agent=_gcloud_ua("deploy", "5e0c1a2b", script=False),
+            resource=res,
+            request=_gcp_update_request(
+                GCP_HIJACKED, "3f6d2a90-7c1e-4b8a-9d25-0e4f6a7b8c91", "main"
+            ),
+            read_only=False,
+        )
+    )
+    binding = {"role": "roles/cloudfunctions.invoker", "members": ["allUsers"]}
+    etag = "BwYk3xRq0s8="
+    b.cloud_call(
+        CloudApiCall(
+            t=t + 96.4,
+            cloud="gcp",
+            service="cloudfunctions.googleapis.com",
+            action=GCP_FUNCTIONS_V1 + "SetIamPolicy",
+            actor=actor,
+            actor_id="",
+            account=GCP_PROJECT,
+            region=GCP_REGION,
+            source_ip=ATTACKER_IP,
+            user_agent=_gcloud_ua("add-iam-policy-binding", "9a7b6c5d", script=False),
+            resource=res,
+            request={
+                "@type": "type.googleapis.com/google.iam.v1.SetIamPolicyRequest",
+                "resource": res,
+                "policy": {"bindings": [binding], "etag": etag},
+            },
+            read_only=False,
+            extra={
+                "response": {
+                    "@type": "type.googleapis.com/google.iam.v1.Policy",
+                    "bindings": [binding],
+                    "etag": "BwYk3xV1Jq4=",
+                },
+                "serviceData": {
+                    "@type": "type.googleapis.com/google.iam.v1.logging.AuditData",
+                    "policyDelta": {
+                        "bindingDeltas": [
+                            {
+                                "action": "ADD",
+                                "role": "roles/cloudfunctions.invoker",
+                                "member": "allUsers",
+                            }
+                        ]
+                    },
+                },
+            },
+        )
+    )
+
+
+def _gcp_ci_deploys(b: Builder) -> None:
+    """The CI service account (GitHub Actions through workload identity federation)
+    redeploys its function once a day for five days, each time from another
+    GitHub-hosted runner address."""
+    sa = f"gha-deployer@{GCP_PROJECT}.iam.gserviceaccount.com"
+    subject = (
+        "principal://iam.googleapis.com/projects/482913765021/locations/global/"
+        "workloadIdentityPools/github/subject/repo:acme/orders-webhook:ref:refs/heads/main"
+    )
+    for day in range(5):
+        t = b.at(day * 86_400.0 + 2_400.0 + float(b.rng.uniform(0, 1_200)))
+        runner_ip = f"20.{57 + day}.{int(b.rng.integers(1, 255))}.{int(b.rng.integers(1, 255))}"
+        b.cloud_call(
+            CloudApiCall(
+                t=t,
+                cloud="gcp",
+                service="cloudfunctions.googleapis.com",
+                action=GCP_FUNCTIONS_V1 + "UpdateFunction",
+                actor=sa,
+                actor_id="",
+                account=GCP_PROJECT,
+                region=GCP_REGION,
+                source_ip=runner_ip,
+                user_agent=_gcloud_ua(
+                    "deploy",
+                    hex(int(b.rng.integers(1 << 28, 1 << 32)))[2:],
+                    script=True,
+                    env="GitHub_Actions",
+                ),
+                resource=_gcp_function(GCP_CI_FUNCTION),
+                request=_gcp_update_request(
+                    GCP_CI_FUNCTION, f"gha-{day:02d}-orders-webhook", "handle_order"
+                ),
+                read_only=False,
+                extra={
+                    "authenticationInfo": {
+                        "serviceAccountDelegationInfo": [{"principalSubject": subject}]
+                    }
+                },
+            )
+        )
+
+
+def _az_site(name: str, rg: str) -> str:
+    return (
+        f"/subscriptions/{AZ_SUBSCRIPTION}/resourceGroups/{rg}/providers/Microsoft.Web/sites/{name}"
+    )
+
+
+def _az_call(
+    t: float, op: str, resource: str, actor: str, actor_id: str, ip: str, appid: str
+) -> CloudApiCall:
+    return CloudApiCall(
+        t=t,
+        cloud="azure",
+        service="Microsoft.Web",
+        action=op,
+        actor=actor,
+        actor_id=actor_id,
+        account=AZ_SUBSCRIPTION,
+        region="global",
+        source_ip=ip,
+        user_agent="",
+        resource=resource,
+        request=None,
+        read_only=op.endswith("/list/action"),
+        extra={"appid": appid},
+    )
+
+
+def _azure_function_zipdeploy(b: Builder) -> None:
+    """A user who never deploys runs ``az functionapp deployment source config-zip``
+    from a new address (run-from-package on a Linux Consumption app: app settings read,
+    WEBSITE_RUN_FROM_PACKAGE written, triggers synced; the zip itself goes to blob
+    storage and Kudu, which the Activity Log does not see), then ``az functionapp
+    function keys set`` writes a new function key."""
+    site = _az_site(AZ_HIJACKED, "rg-payments")
+    actor, oid = "d.keller@acmecorp.onmicrosoft.com", "7d3e9a41-5b2c-4f80-a6e1-3c9b8d7f2e05"
+    t = b.at(5_400.0)
+    for offset, op, res in (
+        (0.0, "Microsoft.Web/sites/config/list/action", f"{site}/config/appsettings"),
+        (41.3, "Microsoft.Web/sites/config/write", f"{site}/config/appsettings"),
+        (44.8, "Microsoft.Web/sites/syncfunctiontriggers/action", site),
+        (
+            131.0,
+            "Microsoft.Web/sites/functions/keys/write",
+            f"{site}/functions/ExportInvoices/keys/ops-debug",
+        ),
+    ):
+        b.cloud_call(_az_call(t + offset, op, res, actor, oid, ATTACKER_IP, AZURE_CLI_APPID))
+
+
+def _azure_devops_deploys(b: Builder) -> None:
+    """The Azure DevOps pipeline's service principal (workload identity federation)
+    deploys the orders Function App once a day for five days, from Microsoft-hosted
+    agents: app settings written, triggers synced."""
+    site = _az_site(AZ_CI_SITE, "rg-orders")
+    appid, oid = "3f9a7c2e-1d4b-4e6f-8a0c-5b7d9e1f2a3c", "c8e2f4a6-0b1d-4c3e-9f5a-7d6b8e0a1c2f"
+    for day in range(5):
+        t = b.at(day * 86_400.0 + 3_000.0 + float(b.rng.uniform(0, 1_800)))
+        agent = f"20.{42 + day}.{int(b.rng.integers(1, 255))}.{int(b.rng.integers(1, 255))}"
+        for offset, op, res in (
+            (0.0, "Microsoft.Web/sites/config/write", f"{site}/config/appsettings"),
+            (38.5, "Microsoft.Web/sites/syncfunctiontriggers/action", site),
+        ):
+            b.cloud_call(_az_call(t + offset, op, res, appid, oid, agent, appid))
 
 
 def _t1583_powershell_workers(b: Builder) -> None:
@@ -961,6 +1194,66 @@ SCENARIOS: tuple[Scenario, ...] = (
         clouds=("cloudflare-audit",),
     ),
     Scenario(
+        "t1584-gcp-function-hijack",
+        "Google Cloud Function's code replaced, then opened to allUsers",
+        "adversary",
+        "issue 6 (T1584.007 on Google Cloud)",
+        "An outside account (gcloud, new address) updates the code of the Cloud Function "
+        "invoice-export (UpdateFunction), then grants allUsers roles/cloudfunctions.invoker "
+        "(SetIamPolicy with a policyDelta ADD).",
+        _gcp_function_hijack,
+        expect=(
+            Expect(
+                "RH-CP-001",
+                "",
+                None,
+                GCP_HIJACKED,
+                formats="gcp-audit",
+                why="code replaced by a principal that never deployed",
+            ),
+            Expect(
+                "RH-CP-002",
+                "",
+                None,
+                GCP_HIJACKED,
+                formats="gcp-audit",
+                why="allUsers granted the invoker role",
+            ),
+        ),
+        clouds=("gcp-audit",),
+        off_estate=OFF_ESTATE_ATTACKER,
+    ),
+    Scenario(
+        "t1584-azure-function-zipdeploy",
+        "Azure Function App redeployed and given a new function key by an unusual caller",
+        "adversary",
+        "issue 6 (T1584.007 on Azure)",
+        "A user who never deploys runs az functionapp deployment source config-zip from a "
+        "new address (app settings read and written, triggers synced), then az functionapp "
+        "function keys set; the token's appid is the Azure CLI's.",
+        _azure_function_zipdeploy,
+        expect=(
+            Expect(
+                "RH-CP-001",
+                "",
+                None,
+                AZ_HIJACKED,
+                formats="azure-activity",
+                why="run-from-package setting and trigger sync by a principal that never deployed",
+            ),
+            Expect(
+                "RH-CP-002",
+                "",
+                None,
+                AZ_HIJACKED,
+                formats="azure-activity",
+                why="a new function key: a way in for anyone holding it",
+            ),
+        ),
+        clouds=("azure-activity",),
+        off_estate=OFF_ESTATE_ATTACKER,
+    ),
+    Scenario(
         "t1583-powershell-workers",
         "PowerShell beaconing to a Cloudflare Workers endpoint",
         "adversary",
@@ -1166,6 +1459,32 @@ SCENARIOS: tuple[Scenario, ...] = (
                 process=(r"*\nodejs\node.exe", r"*\Python312\python.exe", r"*\System32\curl.exe"),
             ),
         ),
+    ),
+    Scenario(
+        "benign-gcp-ci-deploys",
+        "CI service account redeploying a Cloud Function daily",
+        "benign",
+        "issue 6 (benign deployments)",
+        "GitHub Actions, through workload identity federation as "
+        "gha-deployer@acme-payments-prod.iam.gserviceaccount.com, redeploys orders-webhook "
+        "(UpdateFunction, gcloud from a script) once a day for five days, each day from "
+        "another runner address.",
+        _gcp_ci_deploys,
+        forbid=(_ALL_RULES,),
+        clouds=("gcp-audit",),
+        off_estate=OFF_ESTATE_CI,
+    ),
+    Scenario(
+        "benign-azure-devops-deploys",
+        "Azure DevOps pipeline deploying a Function App daily",
+        "benign",
+        "issue 6 (benign deployments)",
+        "The pipeline's service principal writes the app settings and syncs the triggers "
+        "of acme-orders-func once a day for five days, from Microsoft-hosted agents.",
+        _azure_devops_deploys,
+        forbid=(_ALL_RULES,),
+        clouds=("azure-activity",),
+        off_estate=OFF_ESTATE_CI,
     ),
     Scenario(
         "benign-m365-heartbeats",

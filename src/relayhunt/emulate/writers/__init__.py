@@ -3,8 +3,8 @@ records that product writes, with its field names, types, time formats and its o
 of linking a process to its DNS lookups and connections.
 
 :data:`FORMATS` lists them; ``reader`` is the relayhunt reader (``relayhunt formats``)
-that must recognise the output. The cloud audit readers arrive with issue 6:
-:func:`reader_registered` says whether a format's reader is there yet.
+that must recognise the output. :func:`reader_registered` says whether a format's reader
+is registered (a format without one is written, not hunted).
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ class Format:
     reader: str
     write: Writer
     cloud: str | None = None
-    """For cloud formats, the provider whose calls they hold (``aws``, ``cloudflare``)."""
+    """For cloud formats, the provider whose calls they hold (``aws``, ``cloudflare``,
+    ``gcp``, ``azure``)."""
 
 
 FORMATS: tuple[Format, ...] = (
@@ -84,6 +85,22 @@ FORMATS: tuple[Format, ...] = (
         "cloudflare-audit.json",
         cloud.write_cloudflare,
         cloud="cloudflare",
+    ),
+    Format(
+        "gcp-audit",
+        "Google Cloud audit logs (Logging sink to Cloud Storage, NDJSON)",
+        "cloud",
+        "gcp-audit.json",
+        cloud.write_gcp_audit,
+        cloud="gcp",
+    ),
+    Format(
+        "azure-activity",
+        "Azure Activity Log (storage export, {records: [...]})",
+        "cloud",
+        "azure-activity.json",
+        cloud.write_azure_activity,
+        cloud="azure",
     ),
 )
 BY_NAME = {f.name: f for f in FORMATS}
