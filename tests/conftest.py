@@ -1,15 +1,24 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from relayhunt.ingest import ingest
 from relayhunt.store import Store
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+# CI and the README's test command run the property tests with a fixed derivation of their
+# examples, so a run is repeatable and main stays green on a fresh clone; set
+# HYPOTHESIS_PROFILE=explore to search new examples on every run while developing.
+settings.register_profile("repeatable", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 @pytest.fixture
