@@ -138,6 +138,18 @@ _STATS_COMMON = """provider := cloud_provider, account := host_name, actors := a
       tools := tools"""
 
 
+# A record ``o`` and its principal's row ``e`` of an ``est`` CTE (same provider, account
+# and principal), and the deployer test on ``o``'s columns: shared by RH-CP-001..003.
+_SAME_ACTOR = f"""e.cloud_provider = o.cloud_provider
+                AND e.cloud_account_id IS NOT DISTINCT FROM o.cloud_account_id
+                AND e.actor_key = {_ACTOR.replace("actor_", "o.actor_")}"""
+
+
+def _deployer_o(t: Thresholds) -> str:
+    """:func:`deployer_sql` over the columns of the record aliased ``o``."""
+    return deployer_sql(t["deployers"]).replace("actor_", "o.actor_")
+
+
 def _established(t: Thresholds, actions: tuple[str, ...], name: str) -> str:
     """CTE ``<name>``: per (provider, account, principal), the distinct days with a
     successful action of ``actions``."""
@@ -161,12 +173,10 @@ def build_change(t: Thresholds) -> str:
     hits AS (
       SELECT o.*, e.days AS actor_days
       FROM cloud_obs o
-      JOIN est e ON e.cloud_provider = o.cloud_provider
-                AND e.cloud_account_id IS NOT DISTINCT FROM o.cloud_account_id
-                AND e.actor_key = {_ACTOR.replace("actor_", "o.actor_")}
+      JOIN est e ON {_SAME_ACTOR}
       WHERE o.action_normalized IN {_in(CHANGE_ACTIONS)} AND o.event_outcome = 'success'
         AND e.days < {int(t["established_days"])}
-        AND NOT {deployer_sql(t["deployers"]).replace("actor_", "o.actor_")}
+        AND NOT {_deployer_o(t)}
     ),
     g AS (
       SELECT cloud_account_id AS host_name, cloud_provider, {_TARGET_KEY} AS tkey,
@@ -248,9 +258,7 @@ def build_public(t: Thresholds) -> str:
     hits AS (
       SELECT o.*, e.days AS actor_days
       FROM cloud_obs o
-      JOIN est e ON e.cloud_provider = o.cloud_provider
-                AND e.cloud_account_id IS NOT DISTINCT FROM o.cloud_account_id
-                AND e.actor_key = {_ACTOR.replace("actor_", "o.actor_")}
+      JOIN est e ON {_SAME_ACTOR}
       WHERE {
         _PUBLIC.replace("action_normalized", "o.action_normalized").replace(
             "cloud_provider =", "o.cloud_provider ="
@@ -258,7 +266,7 @@ def build_public(t: Thresholds) -> str:
     }
         AND o.event_outcome = 'success'
         AND e.days < {int(t["established_days"])}
-        AND NOT {deployer_sql(t["deployers"]).replace("actor_", "o.actor_")}
+        AND NOT {_deployer_o(t)}
     ),
     g AS (
       SELECT cloud_account_id AS host_name, cloud_provider, {_TARGET_KEY} AS tkey,
@@ -337,9 +345,7 @@ def build_create(t: Thresholds) -> str:
              e.days >= {est_days} AS established,
              a.active_days >= {est_days} AND coalesce(i.days, 0) = 1 AS new_ip
       FROM cloud_obs o
-      JOIN est e ON e.cloud_provider = o.cloud_provider
-                AND e.cloud_account_id IS NOT DISTINCT FROM o.cloud_account_id
-                AND e.actor_key = {_ACTOR.replace("actor_", "o.actor_")}
+      JOIN est e ON {_SAME_ACTOR}
       JOIN active a ON a.cloud_provider = o.cloud_provider
                 AND a.cloud_account_id IS NOT DISTINCT FROM o.cloud_account_id
                 AND a.actor_key = e.actor_key
@@ -347,7 +353,7 @@ def build_create(t: Thresholds) -> str:
                 AND i.cloud_account_id IS NOT DISTINCT FROM o.cloud_account_id
                 AND i.actor_key = e.actor_key AND i.source_ip = o.source_ip
       WHERE o.action_normalized IN {_in(CREATE_ACTIONS)} AND o.event_outcome = 'success'
-        AND NOT {deployer_sql(t["deployers"]).replace("actor_", "o.actor_")}
+        AND NOT {_deployer_o(t)}
     ),
     g AS (
       SELECT cloud_account_id AS host_name, cloud_provider, {_TARGET_KEY} AS tkey,
