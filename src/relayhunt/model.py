@@ -221,12 +221,24 @@ _CLOUD_AUDIT: Final[tuple[Column, ...]] = (
         "(UpdateFunctionCode20150331v2, google.cloud.functions.v2.FunctionService."
         "UpdateFunction, MICROSOFT.WEB/SITES/WRITE, Cloudflare's action type).",
     ),
-    _c("event_outcome", "VARCHAR", "success | failure, as the record says."),
+    _c(
+        "event_outcome",
+        "VARCHAR",
+        "success | failure, as the record says; started for an Azure operation's Start "
+        "entry (the one that carries the request body).",
+    ),
     _c(
         "event_id",
         "VARCHAR",
         "Record id (CloudTrail eventID, LogEntry insertId, Azure eventDataId, "
         "Cloudflare audit log id).",
+    ),
+    _c(
+        "event_correlation_id",
+        "VARCHAR",
+        "Id shared by the records of one operation: Azure correlationId (its Start and "
+        "Success entries), Google Cloud operation.id (first and last entries of a "
+        "long-running operation), CloudTrail requestID.",
     ),
     _c("cloud_provider", "VARCHAR", "aws | gcp | azure | cloudflare."),
     _c(

@@ -151,6 +151,15 @@ def test_google_cloud_and_azure_scenarios(report: Report) -> None:
         assert run.hunted and run.input_problems == [] and run.findings >= 2, fmt
 
 
+def test_azure_request_body_on_start_entry_reaches_the_rule(report: Report) -> None:
+    """authLevel anonymous and CORS * are logged only in the Start entries' request
+    bodies: RH-CP-002 fires only because they are joined to the Success entries."""
+    cell = report.cells[("t1584-azure-function-anonymous", "azure-activity")]
+    assert [(i.rule, i.status) for i in cell.items if i.kind == "expect"] == [
+        ("RH-CP-002", "ok")
+    ], cell.items
+
+
 def test_known_gaps_show_as_gaps(report: Report) -> None:
     shown = {
         (sc, i.rule)

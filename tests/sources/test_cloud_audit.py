@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from relayhunt.sources.azure_activity import operations_sql
 from relayhunt.sources.base import Head
 from relayhunt.sources.cloudflare_audit import CloudflareAuditSource
 from relayhunt.sources.cloudtrail import CloudTrailSource
@@ -132,13 +133,28 @@ def test_cloudtrail_eventbridge_envelope_unwrapped() -> None:
     ]
 
 
-def test_cloudtrail_truncated_log_file_is_reported() -> None:
-    # A {"Records": [...]} document cut short: the shared JSON document reader does not
-    # salvage records inside an unterminated wrapper; the loss is reported, not silent.
+def test_cloudtrail_truncated_log_file_keeps_its_complete_records() -> None:
+    # A {"Records": [...]} document cut short in its third record: the two complete
+    # records before the break are read, and the break is reported at record 3.
     s = load(CT / "truncated" / "cut.json")
-    assert s.count("cloud_audit") == 0
-    issues = rows(s, "SELECT reason_code, severity FROM ingest_issues")
-    assert issues == [{"reason_code": "truncated_file", "severity": "error"}]
+    assert s.count("cloud_audit") == 2
+    issues = rows(s, "SELECT reason_code, severity, log_record FROM ingest_issues")
+    assert issues == [{"reason_code": "truncated_file", "severity": "error", "log_record": 3}]
+
+
+def test_concatenated_wrapper_documents_are_all_read(tmp_path: Path) -> None:
+    # Two whole {"Records": [...]} documents then a third cut short in its last record:
+    # every complete record is read.
+    record = json.loads(S3_FILE.read_text())["Records"][0]
+    docs = [
+        json.dumps({"Records": [{**record, "eventID": f"d{d}r{r}"} for r in range(3)]})
+        for d in range(3)
+    ]
+    (tmp_path / "cat.json").write_text(docs[0] + "\n" + docs[1] + "\n" + docs[2][:-40])
+    s = load(tmp_path / "cat.json")
+    got = [r["event_id"] for r in rows(s, "SELECT event_id FROM cloud_audit ORDER BY log_record")]
+    assert got == ["d0r0", "d0r1", "d0r2", "d1r0", "d1r1", "d1r2", "d2r0", "d2r1"]
+    assert rows(s, "SELECT reason_code FROM ingest_issues") == [{"reason_code": "truncated_file"}]
 
 
 def test_cloudtrail_damaged_gzip(tmp_path: Path) -> None:
@@ -215,23 +231,87 @@ def test_azure_activity_mapping() -> None:
     got = rows(
         s,
         "SELECT action_normalized, actor_principal, target_name, destination_domain, "
-        "change_detail, event_outcome, error_code, cloud_account_id FROM cloud_audit "
-        "ORDER BY timestamp",
+        "change_detail, event_outcome, error_code, cloud_account_id, event_correlation_id, "
+        "request_parameters FROM cloud_audit ORDER BY timestamp",
     )
-    assert [r["action_normalized"] for r in got] == [
-        "function.update",
-        "secret.read",
-        "function.public_access",
-        "function.public_access",
+    # Start entries are kept (they carry the request body); Success entries have none.
+    assert [(r["action_normalized"], r["event_outcome"]) for r in got] == [
+        ("function.update", "success"),
+        ("secret.read", "failure"),
+        ("function.public_access", "started"),  # function key write: Start
+        ("function.public_access", "success"),  # ... and its Success
+        ("function.public_access", "started"),  # function write, authLevel anonymous
+        ("function.update_code", "success"),  # ... its Success: no body of its own
+        ("function.public_access", "started"),  # CORS * written
+        ("function.public_access", "started"),  # a second CORS write, never finished
+        ("function.update_config", "success"),  # the first one's Success, next file
     ]
     assert got[1]["error_code"] == "AuthorizationFailed"
-    assert got[2]["change_detail"].startswith("function key written")
-    assert got[3]["change_detail"] == "authLevel anonymous"
-    assert got[3]["target_name"] == "orders-api/relay"
+    assert got[3]["change_detail"].startswith("function key written")
+    assert got[4]["change_detail"] == "authLevel anonymous"
+    assert got[5]["request_parameters"] is None
+    assert got[4]["target_name"] == got[5]["target_name"] == "orders-api/relay"
+    assert got[6]["change_detail"] == "CORS allowedOrigins *"
+    assert [r["event_correlation_id"] for r in got[2:]] == [
+        "c0a1-start", "c0a1-start", "c0a2-fn", "c0a2-fn", "c0a3-cors", "c0a4-orphan",
+        "c0a3-cors",
+    ]
     assert {r["destination_domain"] for r in got} == {"orders-api.azurewebsites.net"}
     assert {r["cloud_account_id"] for r in got} == {"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"}
     skipped = dict(s.con.execute("SELECT label, count FROM ingest_skipped").fetchall())
-    assert skipped == {"azure:MICROSOFT.NETWORK": 1, "azure:Start": 1}
+    assert skipped == {"azure:MICROSOFT.NETWORK": 1}
+
+
+def test_azure_operations_join_start_body_to_final_entry() -> None:
+    """The final entry of an operation takes its Start entry's request body, so that an
+    anonymous authLevel or CORS * is seen on the record whose outcome says it happened."""
+    s = load(AZ / "records")
+    got = rows(
+        s,
+        "SELECT action_normalized, event_outcome, change_detail, event_correlation_id, "
+        "request_parameters IS NOT NULL AS has_body, log_file_path "
+        f"FROM ({operations_sql('cloud_audit')}) WHERE event_correlation_id IS NOT NULL "
+        "ORDER BY timestamp",
+    )
+    assert [
+        (r["event_correlation_id"], r["event_outcome"], r["action_normalized"]) for r in got
+    ] == [
+        ("c0a1-start", "success", "function.public_access"),
+        ("c0a2-fn", "success", "function.public_access"),
+        ("c0a4-orphan", "started", "function.public_access"),
+        ("c0a3-cors", "success", "function.public_access"),
+    ]
+    assert [r["change_detail"] for r in got[1:]] == [
+        "authLevel anonymous",
+        "CORS allowedOrigins *",
+        "CORS allowedOrigins *",
+    ]
+    assert all(r["has_body"] for r in got[1:])
+    # the joined row keeps the final entry's provenance (here: the next hour's file)
+    assert got[3]["log_file_path"].endswith("next_hour/PT1H.json")
+    # three Start entries found their final entry and are folded into it
+    (raw,) = s.con.execute("SELECT count(*) FROM cloud_audit").fetchone() or (0,)
+    total = s.con.execute(f"SELECT count(*) FROM ({operations_sql('cloud_audit')})").fetchone()
+    assert (raw, total) == (7, (4,))
+
+
+def test_azure_start_does_not_lend_its_body_to_another_operation() -> None:
+    """Same correlation id (one ARM deployment) but another resource: no join."""
+    s = load(AZ / "records")
+    s.con.execute(
+        "UPDATE cloud_audit SET target_id = target_id || '/OTHER' "
+        "WHERE event_correlation_id = 'c0a2-fn' AND event_outcome = 'success'"
+    )
+    got = rows(
+        s,
+        "SELECT event_outcome, change_detail FROM "
+        f"({operations_sql('cloud_audit')}) WHERE event_correlation_id = 'c0a2-fn' "
+        "ORDER BY timestamp",
+    )
+    assert got == [
+        {"event_outcome": "started", "change_detail": "authLevel anonymous"},
+        {"event_outcome": "success", "change_detail": None},
+    ]
 
 
 def test_directory_of_cloud_logs_with_gzip(tmp_path: Path) -> None:
@@ -242,3 +322,21 @@ def test_directory_of_cloud_logs_with_gzip(tmp_path: Path) -> None:
     assert dict(
         s.con.execute("SELECT log_format, count(*) FROM cloud_audit GROUP BY ALL").fetchall()
     ) == {"cloudflare-audit.json": 2, "azure-activity.json": 2}
+
+
+@pytest.mark.parametrize(
+    ("cut", "reason"),
+    [
+        ("]", "truncated_file"),  # closing brace missing: all records read, damage reported
+        ("]  ,", "invalid_json"),  # something else after the array
+    ],
+)
+def test_damaged_wrapper_end_is_reported(tmp_path: Path, cut: str, reason: str) -> None:
+    record = json.loads(S3_FILE.read_text())["Records"][0]
+    body = ", ".join(json.dumps({**record, "eventID": f"r{r}"}) for r in range(3))
+    (tmp_path / "d.json").write_text('{"Records": [' + body + cut)
+    s = load(tmp_path / "d.json")
+    assert s.count("cloud_audit") == 3
+    assert [r["reason_code"] for r in rows(s, "SELECT reason_code FROM ingest_issues")] == [
+        reason
+    ]

@@ -272,13 +272,15 @@ def build_public(t: Thresholds) -> str:
       SELECT cloud_account_id AS host_name, cloud_provider, {_TARGET_KEY} AS tkey,
              {TARGET_AGG},
              bool_and(action_normalized = 'route.create') AS only_routes,
+             bool_and(starts_with(coalesce(change_detail, ''), 'function key written'))
+                 AS only_keys,
              max(actor_days) AS actor_days
       FROM hits GROUP BY host_name, cloud_provider, tkey
     ),
     s AS (
       SELECT *, CASE WHEN only_routes OR cloud_provider = 'cloudflare' THEN 'medium'
                      ELSE 'high' END AS severity,
-             CASE WHEN only_routes THEN 'medium' ELSE 'high' END AS confidence
+             CASE WHEN only_routes OR only_keys THEN 'medium' ELSE 'high' END AS confidence
       FROM g
     )
     SELECT {rule_columns(ID_PUBLIC, NAME_PUBLIC, "default", TECH_PUBLIC)},
@@ -286,7 +288,9 @@ def build_public(t: Thresholds) -> str:
       rh_score(severity, confidence,
                CASE WHEN list_has_any(tools, ['cli', 'sdk']) THEN 5 ELSE 0 END) AS score,
       {CLOUD_CONTEXT},
-      {_WHO} || ' opened ' || {_WHAT} || ' (' || serverless_platform || ') to anyone'
+      {_WHO} || CASE WHEN only_keys
+          THEN ' gave ' || {_WHAT} || ' (' || serverless_platform || ') a new invocation key'
+          ELSE ' opened ' || {_WHAT} || ' (' || serverless_platform || ') to anyone' END
         || CASE WHEN len(details) > 0 THEN ' (' || array_to_string(details, '; ') || ')'
                 ELSE '' END
         || {_WHERE} || {_PERIOD} || {_TOOLS}

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -473,6 +474,9 @@ GCP_FUNCTIONS_V1 = "google.cloud.functions.v1.CloudFunctionsService."
 AZ_SUBSCRIPTION = "6c1f0e9d-2b3a-4c5d-8e7f-90a1b2c3d4e5"
 AZ_HIJACKED = "acme-invoice-func"
 AZ_CI_SITE = "acme-orders-func"
+AZ_REPORTS_SITE = "acme-reports-func"
+AZURE_PORTAL_APPID = "c44b4083-3bb0-49c1-b47d-974e53cbdf3c"
+"""The Azure portal's first-party application id, as the token's ``appid`` claim."""
 ATTACKER_IP = "203.0.113.45"
 """An address the estate's principals never used (TEST-NET-3)."""
 OFF_ESTATE_ATTACKER = (
@@ -633,7 +637,14 @@ def _az_site(name: str, rg: str) -> str:
 
 
 def _az_call(
-    t: float, op: str, resource: str, actor: str, actor_id: str, ip: str, appid: str
+    t: float,
+    op: str,
+    resource: str,
+    actor: str,
+    actor_id: str,
+    ip: str,
+    appid: str,
+    request: dict[str, Any] | None = None,
 ) -> CloudApiCall:
     return CloudApiCall(
         t=t,
@@ -647,7 +658,7 @@ def _az_call(
         source_ip=ip,
         user_agent="",
         resource=resource,
-        request=None,
+        request=request,
         read_only=op.endswith("/list/action"),
         extra={"appid": appid},
     )
@@ -673,6 +684,43 @@ def _azure_function_zipdeploy(b: Builder) -> None:
         ),
     ):
         b.cloud_call(_az_call(t + offset, op, res, actor, oid, ATTACKER_IP, AZURE_CLI_APPID))
+
+
+def _azure_function_anonymous(b: Builder) -> None:
+    """With a developer's stolen session, the attacker adds an HTTP function with
+    ``authLevel`` ``anonymous`` to a Function App (``az functionapp function`` has no
+    create verb: a PUT of ``sites/functions/<name>`` from the portal or the REST API),
+    then allows every browser origin (``az functionapp cors add --allowed-origins '*'``,
+    a write of ``sites/config/web``). The Activity Log records each request body on the
+    operation's Start entry only; the Success entry says it took effect."""
+    site = _az_site(AZ_REPORTS_SITE, "rg-reports")
+    actor, oid = "s.nakamura@acmecorp.onmicrosoft.com", "2b8f6d1e-94a3-4c7b-b0e5-6f1a3d9c8e27"
+    t = b.at(7_200.0)
+    function = {
+        "properties": {
+            "config": {
+                "bindings": [
+                    {
+                        "authLevel": "anonymous",
+                        "type": "httpTrigger",
+                        "direction": "in",
+                        "name": "req",
+                        "methods": ["get", "post"],
+                    },
+                    {"type": "http", "direction": "out", "name": "res"},
+                ]
+            },
+            "files": {"index.js": "module.exports = async function (context, req) { ... }"},
+        }
+    }
+    cors = {"properties": {"cors": {"allowedOrigins": ["*"], "supportCredentials": False}}}
+    for offset, op, res, body in (
+        (0.0, "Microsoft.Web/sites/functions/write", f"{site}/functions/healthz", function),
+        (58.2, "Microsoft.Web/sites/config/write", f"{site}/config/web", cors),
+    ):
+        b.cloud_call(
+            _az_call(t + offset, op, res, actor, oid, ATTACKER_IP, AZURE_PORTAL_APPID, body)
+        )
 
 
 def _azure_devops_deploys(b: Builder) -> None:
@@ -1248,6 +1296,29 @@ SCENARIOS: tuple[Scenario, ...] = (
                 AZ_HIJACKED,
                 formats="azure-activity",
                 why="a new function key: a way in for anyone holding it",
+            ),
+        ),
+        clouds=("azure-activity",),
+        off_estate=OFF_ESTATE_ATTACKER,
+    ),
+    Scenario(
+        "t1584-azure-function-anonymous",
+        "Anonymous HTTP function and CORS * added to an Azure Function App",
+        "adversary",
+        "issue 6 (T1584.007 on Azure)",
+        "With a developer's stolen session, a new HTTP function with authLevel anonymous "
+        "is written into an existing Function App and CORS is opened to every origin; "
+        "each request body is logged on the operation's Start entry only.",
+        _azure_function_anonymous,
+        expect=(
+            Expect(
+                "RH-CP-002",
+                "",
+                None,
+                AZ_REPORTS_SITE,
+                formats="azure-activity",
+                why="authLevel anonymous and CORS *, read from the Start entries' request "
+                "bodies and joined to the Success entries",
             ),
         ),
         clouds=("azure-activity",),

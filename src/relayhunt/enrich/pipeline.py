@@ -26,6 +26,7 @@ from relayhunt.catalog import (
     user_writable_dir_sql,
 )
 from relayhunt.enrich.attribution import attribute_connections
+from relayhunt.sources.azure_activity import operations_sql
 
 HOST_KEY = "coalesce(host_name, host_id, source_ip)"
 
@@ -234,10 +235,10 @@ def _cloud_obs(con: duckdb.DuckDBPyConnection, cat: Catalog) -> None:
     """``cloud_obs``: cloud audit records with the catalog match and the caller's tool."""
     # A function's hostname, once any record names it (the function URL in the response
     # to CreateFunctionUrlConfig), holds for every record of that function.
-    known = """(SELECT * REPLACE (coalesce(destination_domain, max(destination_domain) OVER (
+    known = f"""(SELECT * REPLACE (coalesce(destination_domain, max(destination_domain) OVER (
                    PARTITION BY cloud_provider, cloud_account_id, target_id))
                    AS destination_domain)
-                FROM cloud_audit)"""
+                FROM ({operations_sql("cloud_audit")}))"""
     matched = match_query(known, "destination_domain", cat, prefix="serverless")
     con.execute(
         f"""CREATE OR REPLACE TABLE cloud_obs AS

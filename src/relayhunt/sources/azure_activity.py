@@ -19,8 +19,11 @@ JSON arrays.
 
 Only ``Microsoft.Web`` operations (Functions and App Service) go to ``cloud_audit``;
 others are counted as skipped (``azure:<resource provider>``), and so are the
-``Started`` / ``Accepted`` entries of an operation (``azure:Started``): its final
-``Succeeded`` / ``Failed`` entry is kept. The target's hostname is
+intermediate ``Accepted`` / ``Active`` / ``In Progress`` entries of long-running
+operations (``azure:Accepted``). An operation's ``Start`` entry is kept (outcome
+``started``): it alone carries the request body, which :func:`operations_sql` joins to
+the final ``Succeeded`` / ``Failed`` entry by ``correlationId`` when ``cloud_obs`` is
+built. The target's hostname is
 ``<site>.azurewebsites.net`` (apps created with a unique default hostname have
 ``<site>-<hash>.<region>-01.azurewebsites.net`` instead, which the log does not give).
 """
@@ -84,14 +87,16 @@ _OP = """upper(CASE WHEN starts_with(ltrim(s.operationName), '{')
 _STATUS = """CASE WHEN starts_with(ltrim(s.status), '{')
     THEN TRY(json_extract_string(s.status, '$.value')) ELSE coalesce(s.status, s.resultType) END"""
 
+# The Start entry of an operation is kept (it alone carries the request body); the
+# intermediate Accepted / Active / In Progress entries of long-running operations are not.
+_INTERMEDIATE = "('Accepted', 'Accept', 'Active', 'In Progress')"
+
 ROUTE = f"""CASE WHEN starts_with({_OP}, 'MICROSOFT.WEB/')
-    AND coalesce({_STATUS}, '') NOT IN ('Started', 'Start', 'Accepted', 'Accept',
-                                       'Active', 'In Progress')
+    AND coalesce({_STATUS}, '') NOT IN {_INTERMEDIATE}
     THEN 'cloud_audit' END"""
 
 LABEL = f"""'azure:' || CASE
-    WHEN {_STATUS} IN ('Started', 'Start', 'Accepted', 'Accept', 'Active', 'In Progress')
-         THEN {_STATUS}
+    WHEN {_STATUS} IN {_INTERMEDIATE} THEN {_STATUS}
     ELSE coalesce(split_part({_OP}, '/', 1), '(no operationName)') END"""
 
 _ANON = """regexp_matches(coalesce(az_body, ''), '(?i)"authLevel"\\s*:\\s*"anonymous"')"""
@@ -148,8 +153,10 @@ COLUMNS: dict[str, str] = {
     "event_action": """CASE WHEN starts_with(ltrim(s.operationName), '{')
         THEN TRY(json_extract_string(s.operationName, '$.value')) ELSE s.operationName END""",
     "event_outcome": """CASE WHEN az_status IN ('Succeeded', 'Success') THEN 'success'
-        WHEN az_status IN ('Failed', 'Failure') THEN 'failure' END""",
+        WHEN az_status IN ('Failed', 'Failure') THEN 'failure'
+        WHEN az_status IN ('Started', 'Start') THEN 'started' END""",
     "event_id": "coalesce(s.eventDataId, s.correlationId)",
+    "event_correlation_id": "s.correlationId",
     "cloud_provider": "'azure'",
     "cloud_account_id": """lower(coalesce(s.subscriptionId,
         NULLIF(regexp_extract(s.resourceId, '(?i)^/subscriptions/([^/]+)', 1), '')))""",
@@ -188,6 +195,70 @@ MAPPING = RecordMapping(
     columns={"cloud_audit": COLUMNS},
     prelude=PRELUDE,
 )
+
+
+def operations_sql(source: str = "cloud_audit") -> str:
+    """``source`` (rows of the ``cloud_audit`` schema) with each Azure operation's entries
+    made one row.
+
+    The Activity Log writes an operation as a ``Start`` entry, which alone carries the
+    request body (``properties.requestbody``), and a final ``Success`` / ``Failure``
+    entry with the outcome, sharing a ``correlationId``. The final entry takes the body
+    of the latest Start entry before it with the same correlation id, operation and
+    resource (an ASOF join: one ARM deployment runs many operations under one
+    correlation id), and its ``action_normalized`` and ``change_detail`` are recomputed
+    from that body, so that an ``authLevel`` of ``anonymous`` or a CORS ``*`` written in
+    the request is seen on the record whose outcome says it took effect. A Start entry
+    that found its final entry is dropped; one that did not stays, with the outcome
+    ``started`` (the result is not in the data). Other providers' rows pass unchanged.
+    """
+    pair = (
+        "cloud_provider = 'azure' AND event_correlation_id IS NOT NULL "
+        "AND event_outcome IN ('success', 'failure', 'started')"
+    )
+    return f"""
+    WITH rows AS (SELECT * FROM {source}),
+    starts AS (
+      SELECT event_correlation_id AS k_corr, upper(event_action) AS k_op,
+             upper(coalesce(target_id, '')) AS k_target, timestamp AS k_ts,
+             request_parameters AS start_body, event_id AS start_id,
+             log_file_path AS start_file, coalesce(log_line, log_record) AS start_pos
+      FROM rows
+      WHERE cloud_provider = 'azure' AND event_outcome = 'started'
+        AND event_correlation_id IS NOT NULL
+    ),
+    finals AS (
+      SELECT *, upper(event_action) AS k_op, upper(coalesce(target_id, '')) AS k_target
+      FROM rows
+      WHERE cloud_provider = 'azure' AND event_outcome IN ('success', 'failure')
+        AND event_correlation_id IS NOT NULL
+    ),
+    joined AS (
+      SELECT f.* EXCLUDE (k_op, k_target), s.start_body, s.start_id, s.start_file,
+             s.start_pos, upper(f.event_action) AS az_op,
+             coalesce(f.request_parameters, s.start_body) AS az_body
+      FROM finals f ASOF LEFT JOIN starts s
+        ON f.event_correlation_id = s.k_corr AND f.k_op = s.k_op
+       AND f.k_target = s.k_target AND f.timestamp >= s.k_ts
+    ),
+    used AS (
+      SELECT DISTINCT start_file, start_pos, start_id FROM joined WHERE start_id IS NOT NULL
+    )
+    SELECT * FROM rows WHERE NOT ({pair})
+    UNION ALL BY NAME
+    SELECT * EXCLUDE (start_body, start_id, start_file, start_pos, az_op, az_body)
+           REPLACE (az_body AS request_parameters, {ACTION} AS action_normalized,
+                    coalesce({DETAIL}, change_detail) AS change_detail)
+    FROM joined
+    UNION ALL BY NAME
+    SELECT r.* FROM rows r
+    WHERE r.cloud_provider = 'azure' AND r.event_outcome = 'started'
+      AND r.event_correlation_id IS NOT NULL
+      AND NOT EXISTS (
+        SELECT 1 FROM used u
+        WHERE u.start_id IS NOT DISTINCT FROM r.event_id
+          AND u.start_file IS NOT DISTINCT FROM r.log_file_path
+          AND u.start_pos IS NOT DISTINCT FROM coalesce(r.log_line, r.log_record))"""
 
 
 def _op(doc: dict[str, Any]) -> str:
@@ -243,4 +314,4 @@ class AzureActivitySource:
         read_json(ctx, MAPPING, wrapper_keys=keys)
 
 
-__all__ = ["MAPPING", "STRUCT", "AzureActivitySource"]
+__all__ = ["MAPPING", "STRUCT", "AzureActivitySource", "operations_sql"]

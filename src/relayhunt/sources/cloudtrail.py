@@ -55,6 +55,7 @@ STRUCT: dict[str, Any] = {
     "errorCode": V,
     "errorMessage": V,
     "eventID": V,
+    "requestID": V,
     "recipientAccountId": V,
     "userIdentity": {
         "type": V,
@@ -205,6 +206,7 @@ COLUMNS: dict[str, str] = {
     "event_action": "s.eventName",
     "event_outcome": "CASE WHEN s.errorCode IS NOT NULL THEN 'failure' ELSE 'success' END",
     "event_id": "s.eventID",
+    "event_correlation_id": "s.requestID",
     "cloud_provider": "'aws'",
     "cloud_account_id": "coalesce(s.recipientAccountId, s.userIdentity.accountId)",
     "cloud_region": "s.awsRegion",

@@ -473,6 +473,10 @@ def iter_document_records(
         )
 
 
+_WRAPPER_HEAD = re.compile(r'\{\s*"([A-Za-z_]+)"\s*:\s*\[')
+_WRAPPER_TAIL = re.compile(r"\]\s*\}")
+
+
 def _decode_records(
     text: str, wrapper_keys: tuple[str, ...]
 ) -> tuple[list[str], tuple[int, str] | None]:
@@ -485,20 +489,35 @@ def _decode_records(
     if doc is not None:
         items = _unwrap(doc, wrapper_keys)
         return [json.dumps(x) for x in items], None
-    # Damaged or concatenated: walk value by value, descending into one top-level array.
+    # Damaged or concatenated: walk value by value, descending into one top-level array,
+    # or into the array of a wrapper object when its key comes first ({"Records": [ ...,
+    # as CloudTrail and Azure write them), so that a file cut short keeps its records.
     out: list[str] = []
     pos = len(text) - len(text.lstrip())
     in_array = text[pos : pos + 1] == "["
+    wrapped = False  # inside the array of a damaged wrapper object
     if in_array:
         pos += 1
     while True:
         while pos < len(text) and text[pos] in " \t\r\n,":
             pos += 1
+        if wrapped and pos < len(text) and text[pos] == "]":
+            close = _WRAPPER_TAIL.match(text, pos)
+            if close is None:
+                return out, (pos + 1, "wrapper object not closed after its array")
+            in_array = wrapped = False
+            pos = close.end()
+            continue
         if pos >= len(text) or (in_array and text[pos] == "]"):
             return out, None
         try:
             obj, end = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
+            head = None if in_array else _WRAPPER_HEAD.match(text, pos)
+            if head is not None and head.group(1) in wrapper_keys:
+                in_array = wrapped = True  # this document breaks off: read its records
+                pos = head.end()
+                continue
             return out, (exc.pos, exc.msg)
         out.extend(json.dumps(x) for x in _unwrap(obj, wrapper_keys))
         pos = end

@@ -39,6 +39,7 @@ STRUCT: dict[str, Any] = {
     "insertId": V,
     "timestamp": V,
     "receiveTimestamp": V,
+    "operation": {"id": V, "producer": V},
     "resource": {
         "type": V,
         "labels": {
@@ -140,6 +141,7 @@ COLUMNS: dict[str, str] = {
     "event_outcome": """CASE WHEN coalesce(s.protoPayload.status.code, '0') = '0'
         THEN 'success' ELSE 'failure' END""",
     "event_id": "s.insertId",
+    "event_correlation_id": "s.operation.id",
     "cloud_provider": "'gcp'",
     "cloud_account_id": "gc_project",
     "cloud_region": "gc_region",
