@@ -253,7 +253,12 @@ def test_azure_activity_mapping() -> None:
     assert got[4]["target_name"] == got[5]["target_name"] == "orders-api/relay"
     assert got[6]["change_detail"] == "CORS allowedOrigins *"
     assert [r["event_correlation_id"] for r in got[2:]] == [
-        "c0a1-start", "c0a1-start", "c0a2-fn", "c0a2-fn", "c0a3-cors", "c0a4-orphan",
+        "c0a1-start",
+        "c0a1-start",
+        "c0a2-fn",
+        "c0a2-fn",
+        "c0a3-cors",
+        "c0a4-orphan",
         "c0a3-cors",
     ]
     assert {r["destination_domain"] for r in got} == {"orders-api.azurewebsites.net"}
@@ -337,6 +342,44 @@ def test_damaged_wrapper_end_is_reported(tmp_path: Path, cut: str, reason: str) 
     (tmp_path / "d.json").write_text('{"Records": [' + body + cut)
     s = load(tmp_path / "d.json")
     assert s.count("cloud_audit") == 3
-    assert [r["reason_code"] for r in rows(s, "SELECT reason_code FROM ingest_issues")] == [
-        reason
-    ]
+    assert [r["reason_code"] for r in rows(s, "SELECT reason_code FROM ingest_issues")] == [reason]
+
+
+@pytest.mark.parametrize(
+    ("extra", "action", "detail"),
+    [
+        ({}, "function.public_access", "resource policy grants principal * lambda:InvokeFunction"),
+        (
+            {"principalOrgID": "o-a1b2c3d4e5"},
+            "function.permission",
+            "resource policy grants principal * limited to organization o-a1b2c3d4e5",
+        ),
+        (
+            {"sourceArn": "arn:aws:execute-api:us-east-1:111122223333:abc123/*"},
+            "function.permission",
+            "resource policy grants principal * limited to source "
+            "arn:aws:execute-api:us-east-1:111122223333:abc123/*",
+        ),
+    ],
+)
+def test_add_permission_to_star_is_public_only_without_a_condition(
+    tmp_path: Path, extra: dict[str, str], action: str, detail: str
+) -> None:
+    # AddPermission's principalOrgID / sourceAccount / sourceArn narrow principal "*"
+    # (AWS Lambda API reference, AddPermission).
+    record = json.loads(S3_FILE.read_text())["Records"][0]
+    record.update(
+        eventName="AddPermission20150331v2",
+        requestParameters={
+            "functionName": "billing-sync",
+            "statementId": "s1",
+            "action": "lambda:InvokeFunction",
+            "principal": "*",
+            **extra,
+        },
+    )
+    (tmp_path / "one.json").write_text(json.dumps({"Records": [record]}))
+    got = rows(
+        load(tmp_path / "one.json"), "SELECT action_normalized, change_detail FROM cloud_audit"
+    )
+    assert got == [{"action_normalized": action, "change_detail": detail}]

@@ -92,8 +92,13 @@ PRELUDE = ", ".join(
     ]
 )
 
+# principal * narrowed by a condition (the caller's organization, account or source ARN)
+# is not public: such grants stay function.permission.
 _PUBLIC_PERMISSION = """(ct_op = 'AddPermission'
-    AND TRY(json_extract_string(ct_req, '$.principal')) = '*')"""
+    AND TRY(json_extract_string(ct_req, '$.principal')) = '*'
+    AND TRY(json_extract_string(ct_req, '$.principalOrgID')) IS NULL
+    AND TRY(json_extract_string(ct_req, '$.sourceAccount')) IS NULL
+    AND TRY(json_extract_string(ct_req, '$.sourceArn')) IS NULL)"""
 _PUBLIC_URL = """(ct_op IN ('CreateFunctionUrlConfig', 'UpdateFunctionUrlConfig')
     AND upper(coalesce(TRY(json_extract_string(ct_req, '$.authType')),
                        TRY(json_extract_string(ct_resp, '$.authType')))) = 'NONE')"""
@@ -179,6 +184,11 @@ DETAIL = f"""CASE
                      || TRY(json_extract_string(ct_req, '$.functionUrlAuthType')) || ')'
                 ELSE '' END
     WHEN {_PUBLIC_URL} THEN 'function URL with AuthType NONE'
+    WHEN ct_op = 'AddPermission' AND TRY(json_extract_string(ct_req, '$.principal')) = '*'
+        THEN 'resource policy grants principal * limited to ' || concat_ws(', ',
+            'organization ' || TRY(json_extract_string(ct_req, '$.principalOrgID')),
+            'account ' || TRY(json_extract_string(ct_req, '$.sourceAccount')),
+            'source ' || TRY(json_extract_string(ct_req, '$.sourceArn')))
     WHEN ct_op = 'UpdateFunctionConfiguration' THEN NULLIF(concat_ws(', ',
         CASE WHEN TRY(json_extract(ct_req, '$.layers')) IS NOT NULL
              THEN 'layers ' || CAST(json_extract(ct_req, '$.layers') AS VARCHAR) END,
