@@ -325,3 +325,29 @@ def test_config_suggests_deployers_key() -> None:
         parse_config("version: 1\ndeployer: ['x']\n", rules=REGISTRY)
     with pytest.raises(ConfigError, match="matches every principal"):
         parse_config("version: 1\ndeployers: ['*']\n", rules=REGISTRY)
+
+
+def test_changes_through_infrastructure_as_code_are_reported_low(tmp_path: Path) -> None:
+    """A stack role not yet listed as a deployer, seen on one day only, updating a
+    function through CloudFormation: reported, but low and saying why."""
+    stack = f"arn:aws:iam::{ACCOUNT}:role/cfn-exec"
+    cfn = "cloudformation.amazonaws.com"
+    records = [
+        rec(3, 1, stack, "UpdateFunctionCode20150331v2",
+            {"functionName": "billing-sync", "s3Bucket": "cf-templates", "s3Key": "a.zip"},
+            ua=cfn, ip=cfn),
+        rec(3, 2, stack, "UpdateFunctionCode20150331v2",
+            {"functionName": "billing-sync", "s3Bucket": "b", "s3Key": "k.zip"},
+            ua=cfn, ip=cfn),
+    ]  # fmt: skip
+    by_hand = [
+        rec(3, 5, MALLORY, "UpdateFunctionCode20150331v2",
+            {"functionName": "orders", "s3Bucket": "b", "s3Key": "k.zip"}),
+    ]  # fmt: skip
+    with hunt([write(tmp_path, records + by_hand)]) as r:
+        got = {f["destination_domain"] or f["serverless_tenant"]: f for f in cp(r)}
+        iac, hand = got["billing-sync"], got["orders"]
+        assert (iac["rule_id"], iac["severity"], iac["confidence"]) == ("RH-CP-001", "low", "low")
+        assert "infrastructure-as-code" in iac["reason"]
+        assert (hand["severity"], hand["confidence"]) == ("high", "medium")
+        assert "infrastructure-as-code" not in hand["reason"]

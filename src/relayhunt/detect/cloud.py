@@ -113,6 +113,15 @@ TARGET_AGG = f"""
 _TARGET_KEY = "coalesce(target_id, target_name, destination_domain, '(unknown target)')"
 _ACTOR = "coalesce(actor_principal, actor_name, actor_id, '(unknown actor)')"
 _DAY = "CAST(timestamp AS DATE)"
+# Every call of the group came through an infrastructure-as-code tool (CloudFormation,
+# SAM, CDK, Terraform, Pulumi, Bicep ... by user agent): most likely a deployment whose
+# role is not listed yet, so RH-CP-001 and RH-CP-003 report it low, saying so.
+_IAC_ONLY = "(tools = ['iac'])"
+_IAC_NOTE = (
+    "CASE WHEN tools = ['iac'] THEN '; every call came through an infrastructure-as-code "
+    "tool, which looks like a deployment: list its role in deployers if it is one' "
+    "ELSE '' END"
+)
 
 # Text pieces of reasons.
 _WHO = "coalesce(user_name, 'an unknown principal')"
@@ -189,8 +198,9 @@ def build_change(t: Thresholds) -> str:
       FROM hits GROUP BY host_name, cloud_provider, tkey
     ),
     s AS (
-      SELECT *, CASE WHEN code OR layers THEN 'high' ELSE 'medium' END AS severity,
-             'medium' AS confidence
+      SELECT *, CASE WHEN {_IAC_ONLY} THEN 'low' WHEN code OR layers THEN 'high'
+                     ELSE 'medium' END AS severity,
+             CASE WHEN {_IAC_ONLY} THEN 'low' ELSE 'medium' END AS confidence
       FROM g
     )
     SELECT {rule_columns(ID_CHANGE, NAME_CHANGE, "default", TECH_CHANGE)},
@@ -207,7 +217,7 @@ def build_change(t: Thresholds) -> str:
         || CASE WHEN len(details) > 0 THEN ' [' || array_to_string(details, '; ') || ']'
                 ELSE '' END
         || '; this principal is not a listed deployer and made such changes on only '
-        || actor_days || ' day(s) in the data.' AS reason,
+        || actor_days || ' day(s) in the data' || {_IAC_NOTE} || '.' AS reason,
       to_json(struct_pack({_STATS_COMMON}, code := code, layers := layers,
                           environment := environment,
                           actor_change_days := actor_days))::VARCHAR AS stats
@@ -228,7 +238,9 @@ RULE_CHANGE = Rule(
         "role, handler), Cloud Functions / Cloud Run updates, Azure Microsoft.Web/sites "
         "writes and deployments, Worker script uploads: by a principal that is not a "
         "listed deployer and has made such changes on fewer than established_days days "
-        "in the data. High for new code or layers, medium for other configuration."
+        "in the data. High for new code or layers, medium for other configuration, low "
+        "when every call came through an infrastructure-as-code tool (CloudFormation, "
+        "Terraform ... by user agent)."
     ),
     build=build_change,
     thresholds=dict(_COMMON_THRESHOLDS),
@@ -369,9 +381,11 @@ def build_create(t: Thresholds) -> str:
     ),
     s AS (
       SELECT *,
-        CASE WHEN list_has_any(tools, ['cli', 'sdk']) OR new_ip THEN 'high'
+        CASE WHEN {_IAC_ONLY} AND NOT new_ip THEN 'low'
+             WHEN list_has_any(tools, ['cli', 'sdk']) OR new_ip THEN 'high'
              ELSE 'medium' END AS severity,
-        CASE WHEN list_has_any(tools, ['cli', 'sdk']) THEN 'high' ELSE 'medium' END
+        CASE WHEN {_IAC_ONLY} THEN 'low'
+             WHEN list_has_any(tools, ['cli', 'sdk']) THEN 'high' ELSE 'medium' END
           AS confidence
       FROM g
     )
@@ -386,7 +400,8 @@ def build_create(t: Thresholds) -> str:
                         ELSE 'an established deployer, but from a source address it '
                              || 'never used before' END
         || CASE WHEN list_has_any(tools, ['cli', 'sdk'])
-                THEN ', with a command-line tool or SDK' ELSE '' END || '.' AS reason,
+                THEN ', with a command-line tool or SDK' ELSE '' END
+        || {_IAC_NOTE} || '.' AS reason,
       to_json(struct_pack({_STATS_COMMON}, established := established, new_ip := new_ip,
                           actor_create_days := actor_days))::VARCHAR AS stats
     FROM s
@@ -404,7 +419,8 @@ RULE_CREATE = Rule(
         "deployer and created functions on fewer than established_days days in the "
         "data, or by an established one from a source address it never used before. "
         "High with a CLI or SDK user agent (aws-cli, Boto3, gcloud, azure-cli, wrangler) "
-        "or a new address."
+        "or a new address; low when every call came through an infrastructure-as-code "
+        "tool from a known address."
     ),
     build=build_create,
     thresholds=dict(_COMMON_THRESHOLDS),
