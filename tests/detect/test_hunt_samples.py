@@ -94,3 +94,34 @@ def test_sysmon_hostname_comes_from_the_process_dns_query(sample: tuple[str, Hun
         "AND attributed_domain_origin = 'dns_process'"
     ).fetchone()
     assert connections is not None and connections[0] > 0
+
+
+def test_cloudtrail_sample_flags_the_backdoor_not_the_pipeline() -> None:
+    """The CloudTrail sample: a GitHub Actions role deploying on five days stays quiet;
+    a leaked access key lists, fails, overwrites invoice-sync, adds a foreign layer and
+    opens a public function URL, then invokes it."""
+    with hunt([samples_dir() / "cloudtrail"]) as r:
+        assert r.store.count("ingest_issues") == 0
+        found = r.findings.to_pylist()
+        assert sorted(f["rule_id"] for f in found) == [
+            "RH-CP-001",
+            "RH-CP-002",
+            "RH-CP-004",
+            "RH-CP-005",
+        ]
+        assert {f["user_name"] for f in found} == {"arn:aws:iam::111122223333:user/svc-reporting"}
+        change = next(f for f in found if f["rule_id"] == "RH-CP-001")
+        assert "layers" in change["reason"] and "444455556666" in change["reason"]
+
+
+def test_cloud_backdoor_and_endpoint_beacon_are_one_incident() -> None:
+    """The function URL the leaked key opened is the one python.exe beacons to on
+    WS-FIN-07 (Falcon and UDM samples): one incident holds both sides."""
+    with hunt([samples_dir()]) as r:
+        incidents = r.incidents.to_pylist()
+        both = [
+            i
+            for i in incidents
+            if {"RH-CP-001", "RH-CP-002", "RH-SL-001"} <= set(i["rule_ids"])
+        ]
+        assert len(both) == 1, [(i["host_name"], i["rule_ids"]) for i in incidents]
