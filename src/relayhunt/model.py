@@ -281,6 +281,13 @@ _CLOUD_AUDIT: Final[tuple[Column, ...]] = (
     _c("source_ip", "VARCHAR", "Caller address (sourceIPAddress, callerIp, ActorIP)."),
     _c("user_agent_original", "VARCHAR", "Caller's user agent, where logged."),
     _c(
+        "client_app",
+        "VARCHAR",
+        "Client application named by the record rather than by a user agent: for Azure, "
+        "the token's appid as a name where it is a well-known first-party client (Azure "
+        "CLI, Azure PowerShell, Azure portal, Visual Studio Code), else 'appid <id>'.",
+    ),
+    _c(
         "action_normalized",
         "VARCHAR",
         "What the call did, provider-neutral: function.create, function.update_code, "

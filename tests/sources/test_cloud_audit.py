@@ -383,3 +383,23 @@ def test_add_permission_to_star_is_public_only_without_a_condition(
         load(tmp_path / "one.json"), "SELECT action_normalized, change_detail FROM cloud_audit"
     )
     assert got == [{"action_normalized": action, "change_detail": detail}]
+
+
+def test_azure_client_app_names_well_known_first_party_clients(tmp_path: Path) -> None:
+    """The Activity Log has no user agent: the token's appid names the client, and the
+    Azure CLI's makes the call a command-line call for the rules."""
+    line = (AZ / "records" / "PT1H.json").read_text().splitlines()[0]
+    doc = json.loads(line)
+    for rec, appid in zip(
+        doc["records"][:2],
+        ["04b07795-8ddb-461a-bbee-02f9e1bf7b46", "0000aaaa-1111-2222-3333-444455556666"],
+        strict=True,
+    ):
+        rec["identity"]["claims"]["appid"] = appid
+    (tmp_path / "PT1H.json").write_text(json.dumps(doc))
+    s = load(tmp_path / "PT1H.json")
+    got = rows(s, "SELECT client_app, user_agent_original FROM cloud_audit ORDER BY timestamp")
+    assert got == [
+        {"client_app": "Azure CLI", "user_agent_original": None},
+        {"client_app": "appid 0000aaaa-1111-2222-3333-444455556666", "user_agent_original": None},
+    ]

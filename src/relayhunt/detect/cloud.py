@@ -100,8 +100,10 @@ TARGET_AGG = f"""
           FILTER (WHERE actor_principal IS NOT NULL)[1:10] AS actors,
       list(DISTINCT source_ip ORDER BY source_ip)
           FILTER (WHERE source_ip IS NOT NULL)[1:10] AS source_ips,
-      list(DISTINCT left(user_agent_original, 120) ORDER BY left(user_agent_original, 120))
-          FILTER (WHERE user_agent_original IS NOT NULL)[1:5] AS user_agents,
+      list(DISTINCT left(coalesce(user_agent_original, client_app), 120)
+           ORDER BY left(coalesce(user_agent_original, client_app), 120))
+          FILTER (WHERE coalesce(user_agent_original, client_app) IS NOT NULL)[1:5]
+          AS user_agents,
       list(DISTINCT user_agent_class ORDER BY user_agent_class)
           FILTER (WHERE user_agent_class IS NOT NULL) AS tools,
       list(DISTINCT event_action ORDER BY event_action)[1:10] AS actions,
@@ -132,8 +134,9 @@ _WHERE = (
     "|| coalesce(host_name, '?')"
 )
 _TOOLS = (
-    "CASE WHEN len(user_agents) > 0 THEN ' with ' || split_part(user_agents[1], ' ', 1)"
-    " ELSE '' END"
+    # a user agent's first product token, or a client application's whole name
+    "CASE WHEN len(user_agents) > 0 THEN ' with ' || CASE WHEN contains(user_agents[1], '/')"
+    " THEN split_part(user_agents[1], ' ', 1) ELSE user_agents[1] END ELSE '' END"
     " || CASE WHEN len(source_ips) > 0 THEN ' from ' || array_to_string(source_ips, ', ')"
     " ELSE '' END"
 )

@@ -199,8 +199,12 @@ def _cmdline_hosts(con: duckdb.DuckDBPyConnection, cat: Catalog) -> None:
 
 # The caller's tool, from a cloud audit record's user agent: the provider CLIs and
 # wrangler ('cli'), SDKs and HTTP libraries ('sdk'), infrastructure-as-code ('iac'), the
-# web consoles ('console').
+# web consoles ('console'); for Azure, which logs no user agent, the client application
+# named by the token's appid (``client_app``).
 CLOUD_USER_AGENT_CLASS = r"""CASE
+    WHEN client_app IN ('Azure CLI', 'Azure PowerShell', 'Microsoft Graph Command Line Tools')
+         THEN 'cli'
+    WHEN client_app = 'Azure portal' THEN 'console'
     WHEN user_agent_original IS NULL THEN NULL
     WHEN regexp_matches(user_agent_original,
          '(?i)(terraform|pulumi|aws-cdk|cloudformation|serverless/|sam-cli|'

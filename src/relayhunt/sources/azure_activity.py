@@ -187,6 +187,25 @@ COLUMNS: dict[str, str] = {
             TRY(json_extract_string(s.properties, '$.statusMessage'))) END""",
 }
 
+# Well-known first-party client application ids (the token's appid claim): Microsoft
+# Entra, "Verify first-party Microsoft applications in sign-in reports"; the same ids
+# are the public clients the tools sign in with (azure-cli, Az PowerShell, VS Code's
+# Microsoft authentication provider).
+CLIENT_APPS: dict[str, str] = {
+    "04b07795-8ddb-461a-bbee-02f9e1bf7b46": "Azure CLI",
+    "1950a258-227b-4e31-a9cf-717495945fc2": "Azure PowerShell",
+    "14d82eec-204b-4c2f-b7e8-296a70dab67e": "Microsoft Graph Command Line Tools",
+    "c44b4083-3bb0-49c1-b47d-974e53cbdf3c": "Azure portal",
+    "aebc6443-996d-45c2-90f0-388ff96faa56": "Visual Studio Code",
+}
+
+_APPID = "lower(TRY(json_extract_string(az_claims, '$.appid')))"
+COLUMNS["client_app"] = (
+    f"CASE {_APPID} "
+    + " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in CLIENT_APPS.items())
+    + f" ELSE 'appid ' || {_APPID} END"
+)
+
 MAPPING = RecordMapping(
     struct=STRUCT,
     route=ROUTE,
@@ -314,4 +333,4 @@ class AzureActivitySource:
         read_json(ctx, MAPPING, wrapper_keys=keys)
 
 
-__all__ = ["MAPPING", "STRUCT", "AzureActivitySource", "operations_sql"]
+__all__ = ["CLIENT_APPS", "MAPPING", "STRUCT", "AzureActivitySource", "operations_sql"]
