@@ -403,3 +403,39 @@ def test_azure_client_app_names_well_known_first_party_clients(tmp_path: Path) -
         {"client_app": "Azure CLI", "user_agent_original": None},
         {"client_app": "appid 0000aaaa-1111-2222-3333-444455556666", "user_agent_original": None},
     ]
+
+
+@pytest.mark.parametrize(
+    ("mask", "action", "detail"),
+    [
+        (
+            "sourceUploadUrl,entryPoint",
+            "function.update_code",
+            "fields sourceUploadUrl, entryPoint",
+        ),
+        ("environmentVariables", "function.update_config", "fields environmentVariables"),
+        (
+            {"paths": ["serviceConfig.environmentVariables", "serviceConfig.serviceAccountEmail"]},
+            "function.update_config",
+            "fields serviceConfig.environmentVariables, serviceConfig.serviceAccountEmail",
+        ),
+        ({"paths": ["buildConfig.source"]}, "function.update_code", "fields buildConfig.source"),
+        ("template", "function.update", "fields template"),  # Cloud Run: image and env alike
+        (None, "function.update", None),  # no mask: the log does not say
+    ],
+)
+def test_gcp_update_kind_from_the_update_mask(
+    tmp_path: Path, mask: object, action: str, detail: str | None
+) -> None:
+    entry = json.loads((GCP / "gcloud_array" / "entries.json").read_text())[0]
+    assert entry["protoPayload"]["methodName"].endswith("UpdateFunction")
+    request = dict(entry["protoPayload"].get("request") or {})
+    request.pop("updateMask", None)
+    if mask is not None:
+        request["updateMask"] = mask
+    entry["protoPayload"]["request"] = request
+    (tmp_path / "e.json").write_text(json.dumps([entry]))
+    got = rows(
+        load(tmp_path / "e.json"), "SELECT action_normalized, change_detail FROM cloud_audit"
+    )
+    assert got == [{"action_normalized": action, "change_detail": detail}]

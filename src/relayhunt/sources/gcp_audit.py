@@ -97,6 +97,24 @@ PRELUDE = ", ".join(
     ]
 )
 
+# The fields an update names in its FieldMask (a "a,b" string in JSON, or {"paths": [...]}).
+_MASK = """coalesce(
+    TRY(json_extract_string(s.protoPayload.request, '$.updateMask')),
+    TRY(json_extract_string(s.protoPayload.request, '$.update_mask')))"""
+_MASK_FIELDS = f"""CASE WHEN starts_with(ltrim({_MASK}), '{{')
+    THEN array_to_string(TRY(CAST(json_extract({_MASK}, '$.paths') AS VARCHAR[])), ',')
+    ELSE {_MASK} END"""
+# What an update changed, by its mask: code (source, entry point, runtime, build, image),
+# configuration (environment, service account, ingress, memory ...), or NULL when there
+# is no mask or it names a whole Cloud Run template (code and configuration alike).
+_UPDATE_KIND = f"""CASE
+    WHEN coalesce({_MASK_FIELDS}, '') = '' THEN NULL
+    WHEN regexp_matches({_MASK_FIELDS},
+         '(?i)(source|entry_?point|runtime|docker|build_?config|image)') THEN 'code'
+    WHEN regexp_matches({_MASK_FIELDS}, '(?i)(^|[,.])(template|containers|spec)([,.]|$)')
+         THEN NULL
+    ELSE 'config' END"""
+
 _PUBLIC = """(gc_op = 'SetIamPolicy'
     AND (len(gc_public_deltas) > 0 OR len(gc_public_bindings) > 0))"""
 
@@ -109,7 +127,9 @@ ACTION = f"""CASE
         WHEN gc_op LIKE 'Update%' THEN 'api.update'
         WHEN gc_op LIKE 'Delete%' THEN 'api.delete' END
     WHEN gc_op IN ('CreateFunction', 'CreateService') THEN 'function.create'
-    WHEN gc_op IN ('UpdateFunction', 'UpdateService', 'ReplaceService') THEN 'function.update'
+    WHEN gc_op IN ('UpdateFunction', 'UpdateService', 'ReplaceService') THEN
+        CASE {_UPDATE_KIND} WHEN 'code' THEN 'function.update_code'
+             WHEN 'config' THEN 'function.update_config' ELSE 'function.update' END
     WHEN gc_op IN ('DeleteFunction', 'DeleteService') THEN 'function.delete'
     WHEN gc_op IN ('ListFunctions', 'ListServices') THEN 'function.list'
     WHEN gc_op IN ('GetFunction', 'GetService', 'GetIamPolicy') THEN 'function.get'
@@ -127,11 +147,14 @@ DESTINATION = f"""coalesce({url_host(_RUN_URL)},
               AND gc_project IS NOT NULL AND gc_region IS NOT NULL
          THEN lower(gc_region || '-' || gc_project || '.cloudfunctions.net') END)"""
 
-DETAIL = """CASE
+DETAIL = f"""CASE
     WHEN len(gc_public_deltas) > 0 THEN array_to_string(list_transform(gc_public_deltas,
         x -> x.member || ' ' || x.role), ', ')
     WHEN len(gc_public_bindings) > 0 THEN array_to_string(list_transform(gc_public_bindings,
         x -> 'allUsers/allAuthenticatedUsers ' || x.role), ', ')
+    WHEN gc_op IN ('UpdateFunction', 'UpdateService', 'ReplaceService')
+         AND coalesce({_MASK_FIELDS}, '') <> ''
+         THEN 'fields ' || replace({_MASK_FIELDS}, ',', ', ')
     END"""
 
 _EMAIL = "s.protoPayload.authenticationInfo.principalEmail"
