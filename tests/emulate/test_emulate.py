@@ -274,7 +274,7 @@ def test_gcp_and_azure_records_use_the_providers_field_names(small: Emulation) -
     assert done[-1] == "MICROSOFT.WEB/SITES/FUNCTIONS/KEYS/WRITE"
     # the real readers take every record, reject none, and map the vendors' fields
     for fmt, reader, wanted in (
-        ("gcp-audit", "gcp-audit.json", {"function.update", "function.public_access"}),
+        ("gcp-audit", "gcp-audit.json", {"function.update_code", "function.public_access"}),
         (
             "azure-activity",
             "azure-activity.json",
