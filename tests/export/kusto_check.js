@@ -25,6 +25,22 @@ const schemas = {
     "ProcessCommandLine:string, ProcessCreationTime:datetime, AccountName:string, SHA256:string",
   DeviceFileEvents: common + ", FileName:string, FolderPath:string, SHA256:string, " +
     "PreviousFileName:string, FileOriginUrl:string",
+  // Microsoft Sentinel tables of the cloud rules (columns as in the Azure Monitor Logs
+  // table reference: AWSCloudTrail, GCPAuditLogs, AzureActivity).
+  AWSCloudTrail: "TimeGenerated:datetime, EventSource:string, EventName:string, " +
+    "EventTypeName:string, ErrorCode:string, ErrorMessage:string, UserIdentityArn:string, " +
+    "UserIdentityType:string, UserIdentityAccountId:string, SessionIssuerArn:string, " +
+    "SourceIpAddress:string, UserAgent:string, RequestParameters:string, " +
+    "ResponseElements:string, RecipientAccountId:string, AWSRegion:string",
+  GCPAuditLogs: "TimeGenerated:datetime, ServiceName:string, MethodName:string, " +
+    "PrincipalEmail:string, ProjectId:string, GCPResourceName:string, GCPResourceType:string, " +
+    "AuthenticationInfo:dynamic, AuthorizationInfo:dynamic, RequestMetadata:dynamic, " +
+    "Request:dynamic, Response:dynamic, ServiceData:dynamic, Status:dynamic, Severity:string, " +
+    "LogName:string",
+  AzureActivity: "TimeGenerated:datetime, OperationNameValue:string, " +
+    "ActivityStatusValue:string, ActivitySubstatusValue:string, Caller:string, " +
+    "CallerIpAddress:string, SubscriptionId:string, _ResourceId:string, CategoryValue:string, " +
+    "Properties:string, Properties_d:dynamic, ResourceProviderValue:string",
 };
 const S = Kusto.Language.Symbols;
 const tables = Object.entries(schemas).map(([name, cols]) => S.TableSymbol.From("(" + cols + ")").WithName(name));

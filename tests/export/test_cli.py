@@ -48,3 +48,27 @@ def test_bad_catalog_is_usage_error(tmp_path: Path) -> None:
         _app(), ["export", "--target", "sigma", "--catalog", str(bad), "--out", str(tmp_path)]
     )
     assert result.exit_code == 2
+
+
+def test_config_deployers_rendered(tmp_path: Path) -> None:
+    cfg = tmp_path / "tuning.yaml"
+    cfg.write_text(
+        "version: 1\ndeployers:\n  - gha-deployer@*.iam.gserviceaccount.com\n", encoding="utf-8"
+    )
+    result = CliRunner().invoke(
+        _app(), ["export", "-t", "sigma", "-t", "kql", "--config", str(cfg), "-o", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    sigma = (tmp_path / "sigma" / "rh_cp_001_function_changed.yml").read_text(encoding="utf-8")
+    assert "filter_deployer" in sigma and "gha-deployer@*.iam.gserviceaccount.com" in sigma
+    kql = (tmp_path / "kql" / "RH-CP-001_function_changed.kql").read_text(encoding="utf-8")
+    assert "gha\\\\-deployer@" in kql
+
+
+def test_hostile_deployer_is_usage_error(tmp_path: Path) -> None:
+    cfg = tmp_path / "tuning.yaml"
+    cfg.write_text('version: 1\ndeployers:\n  - "x\\") or true"\n', encoding="utf-8")
+    result = CliRunner().invoke(
+        _app(), ["export", "-t", "kql", "--config", str(cfg), "-o", str(tmp_path)]
+    )
+    assert result.exit_code == 2, result.output

@@ -19,7 +19,7 @@ def _parse(text: str) -> eql.ast.BaseNode:
 
 def test_every_eql_file_parses(rendered: Rendered) -> None:
     files = [f for f in rendered.files if f.target == "eql"]
-    assert len(files) == 6
+    assert len(files) == 11
     for f in files:
         _parse(f.text)
 

@@ -41,7 +41,7 @@ def _check(paths: list[Path]) -> list[dict[str, object]]:
 
 def test_every_kql_file_type_checks(rendered: Rendered, tmp_path: Path) -> None:
     files = [f for f in rendered.files if f.target == "kql"]
-    assert len(files) == 4
+    assert len(files) == 10
     paths = []
     for f in files:
         p = tmp_path / Path(f.path).name
@@ -59,3 +59,18 @@ def test_checker_reports_unknown_columns(tmp_path: Path) -> None:
     (result,) = _check([bad])
     messages = [d["message"] for d in result["diagnostics"]]  # type: ignore[union-attr]
     assert any("NoSuchColumn" in str(m) for m in messages)
+
+
+def test_cloud_kql_with_deployers_type_checks(tmp_path: Path) -> None:
+    from relayhunt.export import build_spec, render
+
+    out = render(["kql"], build_spec(deployers=["gha-deployer@*", "arn:aws:iam::*:role/ci-*"]))
+    paths = []
+    for f in out.files:
+        if "RH-CP" in f.path:
+            p = tmp_path / Path(f.path).name
+            p.write_text(f.text, encoding="utf-8")
+            paths.append(p)
+    assert len(paths) == 5
+    for result in _check(paths):
+        assert result["diagnostics"] == [], result

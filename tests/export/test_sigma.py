@@ -23,7 +23,7 @@ def _sigma_files(rendered: Rendered) -> list[tuple[str, str]]:
 
 def test_sigma_files_exist(rendered: Rendered) -> None:
     paths = [p for p, _ in _sigma_files(rendered)]
-    assert len(paths) == 4
+    assert len(paths) == 9
     assert all(p.endswith(".yml") for p in paths)
 
 
@@ -51,7 +51,7 @@ def test_no_parse_errors_and_references_resolve(rendered: Rendered) -> None:
             for tag in rule.tags:
                 if tag.namespace == "attack":
                     assert re.fullmatch(r"t\d{4}(\.\d{3})?", tag.name), tag
-    assert kinds == {"SigmaRule": 7, "SigmaCorrelationRule": 2}
+    assert kinds == {"SigmaRule": 18, "SigmaCorrelationRule": 4}
 
 
 def test_dns_rule_explains_reverse_dns(rendered: Rendered) -> None:

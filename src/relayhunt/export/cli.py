@@ -14,6 +14,8 @@ from rich.table import Table
 
 from relayhunt.catalog.loader import load_catalog
 from relayhunt.catalog.model import CatalogError
+from relayhunt.config import ConfigError, load_config
+from relayhunt.detect import rules as all_rules
 from relayhunt.export import render, write
 from relayhunt.export.escape import UnsafeValue
 from relayhunt.export.model import ExportError, build_spec
@@ -51,6 +53,14 @@ def export_command(
             "--catalog", help="Use this serverless.yaml instead of the bundled one.", dir_okay=False
         ),
     ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="Tuning file whose top-level 'deployers' become exclusions in the RH-CP exports.",
+            dir_okay=False,
+        ),
+    ] = None,
     min_weight: Annotated[
         float,
         typer.Option(
@@ -66,10 +76,14 @@ def export_command(
     err = Console(stderr=True, highlight=False)
     try:
         cat = load_catalog(catalog) if catalog is not None else None
-        spec = build_spec(cat, min_weight=min_weight)
+        deployers: tuple[str, ...] = ()
+        if config is not None:
+            registry = {r.id: dict(r.thresholds) for r in all_rules()}
+            deployers = load_config(config, rules=registry).deployers
+        spec = build_spec(cat, min_weight=min_weight, deployers=deployers)
         rendered = render([t.value for t in target], spec)
         written = write(rendered, out)
-    except (CatalogError, ExportError, UnsafeValue) as exc:
+    except (CatalogError, ConfigError, ExportError, UnsafeValue) as exc:
         err.print(f"error: {terminal_safe(str(exc))}")
         raise typer.Exit(EXIT_USAGE) from exc
     except OSError as exc:

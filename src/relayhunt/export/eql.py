@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from relayhunt.export import cloud
 from relayhunt.export.common import (
     COMMON_LOSSES,
     ExportFile,
@@ -208,5 +209,195 @@ def render(spec: ExportSpec) -> Rendered:
             + beacon,
         ),
     ]
+    files.extend(render_cloud(spec))
     omitted = (Omission("eql", "RH-SL-004", "EQL has no aggregation over hosts (tenant rarity)"),)
     return Rendered(tuple(files), omitted)
+
+
+# -- RH-CP-001..005: Elastic AWS CloudTrail and Google Cloud audit integrations ------------
+
+AWS_ARNS = (
+    "aws.cloudtrail.user_identity.arn",
+    "aws.cloudtrail.user_identity.session_context.session_issuer.arn",
+)
+GCP_PRINCIPAL = "gcp.audit.authentication_info.principal_email"
+
+
+def _ops_wildcards(regex_ops: str) -> str:
+    """``^(A|B)(20...)?$`` -> ``("A", "A20*", "B", "B20*")`` for EQL ``:``."""
+    names = regex_ops.split("(", 2)[1].split(")", 1)[0].split("|")
+    return "(" + ", ".join(eql_string(p) for n in names for p in (n, n + "20*")) + ")"
+
+
+def _not_deployer(spec: ExportSpec, fields: tuple[str, ...]) -> str:
+    if not spec.deployers:
+        return ""
+    globs = ", ".join(eql_string(g) for g in spec.deployers)
+    # a missing field (an IAM user has no session issuer) must not drop the event
+    return "".join(f" and\n  not ({f} != null and {f} : ({globs}))" for f in fields)
+
+
+def _aws(ops: tuple[cloud.AwsOps, ...]) -> str:
+    tests = " or\n     ".join(
+        f"(event.provider == {eql_string(o.source)} and event.action : {_ops_wildcards(o.regex)})"
+        for o in ops
+    )
+    return (
+        'event.dataset == "aws.cloudtrail" and event.outcome == "success" and\n    (' + tests + ")"
+    )
+
+
+def _gcp(suffixes: tuple[str, ...]) -> str:
+    methods = ", ".join(eql_string("*" + s) for s in suffixes)
+    return f'event.dataset == "gcp.audit" and gcp.audit.method_name : ({methods})'
+
+
+def render_cloud(spec: ExportSpec) -> list[ExportFile]:
+    def head(rule_id: str, detects: str, loses: list[str], seq: bool = False) -> str:
+        return comment_block(
+            header_lines(
+                spec,
+                spec.rules[rule_id],
+                language="EQL, Elastic Security" + (" (sequence)" if seq else ""),
+                detects=detects,
+                loses=[*cloud.CLOUD_LOSSES, *loses],
+                sources=[
+                    "Elastic AWS integration, CloudTrail data stream (logs-aws.cloudtrail-*)",
+                    "Elastic Google Cloud integration, audit data stream (logs-gcp.audit-*)",
+                ],
+                tuning=[
+                    "deployer globs rendered in: "
+                    + (", ".join(spec.deployers) if spec.deployers else "none (--config)")
+                ],
+            )
+        )
+
+    no_azure = "Azure Activity Log (not exported to EQL)"
+    aws_dep = _not_deployer(spec, AWS_ARNS)
+    gcp_dep = _not_deployer(spec, (GCP_PRINCIPAL,))
+    change = (
+        "any where\n  ("
+        + _aws(cloud.AWS_CHANGE)
+        + aws_dep.replace("\n", "\n  ")
+        + ") or\n  ("
+        + _gcp(cloud.GCP_CHANGE)
+        + gcp_dep.replace("\n", "\n  ")
+        + ")\n"
+    )
+    create = (
+        "any where\n  ("
+        + _aws(cloud.AWS_CREATE)
+        + aws_dep.replace("\n", "\n  ")
+        + ") or\n  ("
+        + _gcp(cloud.GCP_CREATE)
+        + gcp_dep.replace("\n", "\n  ")
+        + ")\n"
+    )
+    public = (
+        'any where event.dataset == "aws.cloudtrail" and event.outcome == "success" and\n'
+        '  event.provider == "lambda.amazonaws.com" and\n'
+        f"  ((event.action : {_ops_wildcards(cloud.AWS_PUBLIC_URL)} and\n"
+        "    aws.cloudtrail.request_parameters regex~ "
+        + eql_string('.*(authType=NONE|"authType":"NONE").*')
+        + ")"
+        f" or\n   (event.action : {_ops_wildcards(cloud.AWS_ADD_PERMISSION)} and\n"
+        "    aws.cloudtrail.request_parameters regex "
+        + eql_string('.*(principal=[*][,} ]|"principal":"[*]").*')
+        + "))"
+        + aws_dep
+        + "\n"
+    )
+    r4 = spec.rules["RH-CP-004"]
+    window = int(r4.thresholds.get("window_s", 3600))
+    agents = ", ".join(eql_string("*" + a + "*") for a in cloud.AWS_TOOL_AGENTS)
+    enum = (
+        f"sequence by cloud.account.id, aws.cloudtrail.user_identity.arn with maxspan={window}s\n"
+        '  [any where event.dataset == "aws.cloudtrail" and '
+        'event.provider == "lambda.amazonaws.com" and\n'
+        f"     event.action : {_ops_wildcards(cloud.AWS_LIST)}]\n"
+        '  [any where event.dataset == "aws.cloudtrail" and '
+        'event.provider == "lambda.amazonaws.com" and\n'
+        f"     event.action : {_ops_wildcards(cloud.AWS_INVOKE)} and\n"
+        f"     user_agent.original : ({agents})" + aws_dep.replace("\n", "\n   ") + "]\n"
+    )
+    r5 = spec.rules["RH-CP-005"]
+    window5 = int(r5.thresholds.get("window_s", 3600))
+    runs = int(r5.thresholds.get("min_failures", 5))
+    services = ", ".join(eql_string(s) for s in cloud.AWS_SERVICES)
+    denied = ", ".join(eql_string(s) for s in cloud.AWS_DENIED)
+    denied_q = (
+        f"sequence by cloud.account.id, aws.cloudtrail.user_identity.arn with maxspan={window5}s\n"
+        f'  [any where event.dataset == "aws.cloudtrail" and event.provider in ({services}) and\n'
+        f"     aws.cloudtrail.error_code in ({denied})] with runs={runs}\n"
+    )
+    return [
+        ExportFile(
+            "eql",
+            "eql/RH-CP-001_function_changed.eql",
+            ("RH-CP-001",),
+            head(
+                "RH-CP-001",
+                "function code or configuration changes (AWS, Google Cloud) "
+                "by a principal not listed as a deployer.",
+                [no_azure],
+            )
+            + change,
+        ),
+        ExportFile(
+            "eql",
+            "eql/RH-CP-002_function_public.eql",
+            ("RH-CP-002",),
+            head(
+                "RH-CP-002",
+                "Lambda function URL with AuthType NONE or AddPermission to *.",
+                [
+                    "the request parameters are matched as text (the integration keeps them "
+                    "flattened)",
+                    "Google Cloud SetIamPolicy deltas",
+                    no_azure,
+                ],
+            )
+            + public,
+        ),
+        ExportFile(
+            "eql",
+            "eql/RH-CP-003_function_created.eql",
+            ("RH-CP-003",),
+            head(
+                "RH-CP-003",
+                "functions, services and APIs created (AWS, Google Cloud) by a "
+                "principal not listed as a deployer.",
+                ["the 'established deployer from a new address' case", no_azure],
+            )
+            + create,
+        ),
+        ExportFile(
+            "eql",
+            "eql/RH-CP-004_enumerate_then_invoke.eql",
+            ("RH-CP-004",),
+            head(
+                "RH-CP-004",
+                "ListFunctions then Invoke from a CLI or SDK by one principal "
+                "within the window (sequence by account and principal ARN).",
+                ["Google Cloud and Azure"],
+                seq=True,
+            )
+            + enum,
+        ),
+        ExportFile(
+            "eql",
+            "eql/RH-CP-005_repeated_access_denied.eql",
+            ("RH-CP-005",),
+            head(
+                "RH-CP-005",
+                f"{runs} denied Lambda / API Gateway / CloudFront calls by one "
+                "principal within the window (sequence with runs).",
+                [
+                    "severity by distinct operations; the error-message fallback",
+                    "Google Cloud and Azure",
+                ],
+                seq=True,
+            )
+            + denied_q,
+        ),
+    ]

@@ -7,10 +7,11 @@ reads ``DomainName``, ``BytesSent`` and ``BytesReceived`` on it)."""
 
 from __future__ import annotations
 
+import re
+
 from relayhunt.export.common import (
     COMMON_LOSSES,
     ExportFile,
-    Omission,
     Rendered,
     comment_block,
     header_lines,
@@ -41,6 +42,45 @@ def _lookups(spec: ExportSpec) -> str:
         f"| DomainName = {_regex(spec.host_regex())}\n"
         + _JOIN_IMAGE
         + f"| !in(field=process_name, values={_in(spec.browsers)}, ignoreCase=true)\n"
+    )
+
+
+def _rarity(spec: ExportSpec) -> str:
+    t = spec.rules["RH-SL-004"].thresholds
+    tenant = "(?<tenant>" + spec.tenant_regex()[1:-2] + ")$"
+    return (
+        _lookups(spec)
+        + "| domain := lower(DomainName)\n"
+        + f"| regex({logscale_string(tenant)}, field=domain, strict=false)\n"
+        + "| case { tenant=* ; * | tenant := domain }\n"
+        "| groupBy([tenant], function=[count(aid, distinct=true, as=tenant_hosts), "
+        "count(as=lookups), min(@timestamp, as=first_seen), max(@timestamp, as=last_seen), "
+        "collect([ComputerName, process_name, domain])], limit=max)\n"
+        f"| tenant_hosts <= {int(t['max_hosts'])}\n"
+        '| severity := "low"\n'
+    )
+
+
+def _chain(spec: ExportSpec) -> str:
+    hosts = "|".join(re.escape(h) for h in spec.script_hosts)
+    window = int(spec.rules["RH-SL-003"].thresholds.get("write_to_run_s", 3600))
+    image_re = _regex("(?:^|[\\\\/])(?:" + hosts + ")$")
+    return (
+        "(#event_simpleName=ProcessRollup2 "
+        f"ImageFileName={image_re} "
+        f"CommandLine={_regex(spec.script_in_temp_regex())})\n"
+        f"  or (#event_simpleName=DnsRequest DomainName={_regex(spec.host_regex())})\n"
+        "| case { #event_simpleName=ProcessRollup2 | pid := TargetProcessId; "
+        "* | pid := ContextProcessId }\n"
+        "| case { #event_simpleName=ProcessRollup2 | run_time := @timestamp; "
+        "* | egress_time := @timestamp }\n"
+        "| groupBy([aid, pid], function=[count(#event_simpleName, distinct=true, as=kinds), "
+        "min(run_time, as=run_time), max(egress_time, as=last_egress), "
+        "collect([ComputerName, ImageFileName, CommandLine, DomainName])], limit=max)\n"
+        "| kinds = 2\n"
+        "| test(last_egress >= run_time)\n"
+        f"| test(last_egress - run_time <= {window * 1000})\n"
+        '| severity := "high"\n'
     )
 
 
@@ -117,6 +157,50 @@ def render(spec: ExportSpec) -> Rendered:
         ),
         ExportFile(
             "logscale",
+            "logscale/RH-SL-003_script_chain.logscale",
+            ("RH-SL-003",),
+            comment_block(
+                header_lines(
+                    spec,
+                    spec.rules["RH-SL-003"],
+                    language="LogScale CQL, CrowdStrike Falcon",
+                    detects="a script host (ProcessRollup2) started on a script in a "
+                    "temporary/public folder whose process (TargetProcessId = "
+                    "ContextProcessId) resolves a serverless hostname within the window.",
+                    loses=[
+                        "the file write (NewScriptWritten) and the critical variant: the "
+                        "writer is another process, and groupBy joins on one key",
+                        "the order is checked on the last lookup after the first start only",
+                    ],
+                    sources=src,
+                )
+            )
+            + _chain(spec),
+        ),
+        ExportFile(
+            "logscale",
+            "logscale/RH-SL-004_rare_tenant.logscale",
+            ("RH-SL-004",),
+            comment_block(
+                header_lines(
+                    spec,
+                    spec.rules["RH-SL-004"],
+                    language="LogScale CQL, CrowdStrike Falcon",
+                    detects="serverless tenants resolved by non-browser processes on at most "
+                    "max_hosts sensors (groupBy tenant, count(aid, distinct=true)).",
+                    loses=[
+                        "the fleet-size conditions (min_fleet, max_fleet_fraction) and "
+                        "novelty: one groupBy cannot also count the fleet",
+                        "the tenant is one label left of the catalog pattern, not the "
+                        "engine's per-entry derivation",
+                    ],
+                    sources=src,
+                )
+            )
+            + _rarity(spec),
+        ),
+        ExportFile(
+            "logscale",
             "logscale/RH-SL-005_beacon.logscale",
             (r5.id,),
             comment_block(
@@ -139,8 +223,4 @@ def render(spec: ExportSpec) -> Rendered:
             + beacon,
         ),
     ]
-    omitted = (
-        Omission("logscale", "RH-SL-003", "not exported to LogScale yet"),
-        Omission("logscale", "RH-SL-004", "tenant derivation (PSL) not expressible"),
-    )
-    return Rendered(tuple(files), omitted)
+    return Rendered(tuple(files), ())

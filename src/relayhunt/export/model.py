@@ -15,14 +15,23 @@ every value is then also escaped for the target language's literal syntax (``esc
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from relayhunt.catalog import Catalog, load_catalog
-from relayhunt.detect import beacon, cmdline_url, rarity, script_chain, serverless_egress
+from relayhunt.detect import (
+    beacon,
+    cloud,
+    cmdline_url,
+    rarity,
+    script_chain,
+    serverless_egress,
+)
 from relayhunt.detect.base import Rule
 
+EULER_GAMMA: Final = 0.5772156649015329
+PI2_6_MINUS_1: Final = 0.6449340668482264  # pi^2 / 6 - 1
 LABEL_RE: Final = re.compile(r"[a-z0-9_-]+")
 PLACEHOLDER_RE: Final = re.compile(r"\{([a-z0-9_]+)\}")
 # Characters a placeholder regex may use: enough for the catalog's region shapes, none that
@@ -84,6 +93,16 @@ class BeaconSpec:
     max_avg_sent: int = 4096
     max_avg_received: int = 16384
     merge_s: float = 1.0
+    moran_z: float = 2.0  # the engine's candidate_z: Moran's s this many sd below Poisson
+
+    def moran_z_expr(self, s: str, m: str, ln: str = "log") -> str:
+        """An expression for the z-score of Moran's statistic ``s = ln(mean gap) - mean(ln
+        gap)`` over ``m`` gaps against its mean and standard deviation under Poisson timing
+        (the series the engine's candidate cut uses, beacon/engine.py); a beacon's regular
+        gaps give a large negative z. Only ``+ - * /``, ``sqrt`` and parentheses."""
+        mean = f"({EULER_GAMMA!r} - 1 / (2.0 * {m}) - 1 / (12.0 * {m} * {m}))"
+        var = f"({PI2_6_MINUS_1!r} / {m} - 1 / (2.0 * {m} * {m}) - 1 / (6.0 * {m} * {m} * {m}))"
+        return f"(({s}) - {mean}) / sqrt({var})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +118,9 @@ class ExportSpec:
     script_extensions: tuple[str, ...]
     rules: Mapping[str, ExportRule]
     beacon: BeaconSpec
+    deployers: tuple[str, ...] = ()
+    """Principal globs (``*``, ``?``) expected to change functions: the tuning file's
+    top-level ``deployers``, rendered into the RH-CP exports as exclusions."""
 
     @property
     def plain_suffixes(self) -> tuple[str, ...]:
@@ -128,6 +150,22 @@ class ExportSpec:
         ends, no ``^``/``$``, no ``(?:``, no inline flags (``regex~`` is case-insensitive)."""
         alternation = "|".join(h.core_regex.replace("(?:", "(") for h in self.hosts)
         return "(.*[.])?(" + alternation + ")"
+
+    def tenant_regex(self) -> str:
+        """Group 1: the tenant of a lower-cased catalogued hostname, approximated as the
+        one label left of the catalog pattern (the PSL's answer for most platforms; the
+        engine derives it per entry, with ``tenant_labels`` overrides). A bare platform
+        apex has no such label: callers fall back to the whole hostname."""
+        return "([a-z0-9_-]+[.]" + self.host_alternation() + ")$"
+
+    def script_in_temp_regex(self) -> str:
+        """A script (catalog script extensions) in a temporary or public Windows folder,
+        anywhere in a command line or path; case-insensitive; RE2 and PCRE alike."""
+        ext = "|".join(self.script_extensions)
+        return (
+            r"(?i)\\(?:appdata\\local\\temp|windows\\temp|users\\public|programdata)\\"
+            r'[^\\"]+[.](?:' + ext + r")\b"
+        )
 
     def cmdline_regex(self) -> str:
         """A catalog hostname anywhere in a command line, bounded by non-hostname characters
@@ -198,7 +236,11 @@ EXPORTED_RULES: Final[tuple[Rule, ...]] = (
     script_chain.RULE,
     rarity.RULE,
     beacon.RULE,
+    *cloud.RULES,
 )
+
+DEPLOYER_RE: Final = re.compile(r"[A-Za-z0-9@._:/*?+=,-]+")
+"""What a deployer glob may hold: principal ARNs, e-mails, application ids, ``*``/``?``."""
 
 
 def build_spec(
@@ -207,12 +249,18 @@ def build_spec(
     min_weight: float = 0.0,
     include_legacy: bool = False,
     beacon_spec: BeaconSpec | None = None,
+    deployers: Sequence[str] = (),
 ) -> ExportSpec:
     """The export description from a catalog (the bundled one by default).
 
     Like the engine's RH-SL rules, legacy aliases (``lambda-url.*.amazonaws.com``) are left
     out unless ``include_legacy``; ``min_weight`` drops low-weight platforms (CDN front
-    doors) for SIEMs where every match costs an alert."""
+    doors) for SIEMs where every match costs an alert. ``deployers`` (principal globs, the
+    tuning file's top-level ``deployers``) become exclusions in the RH-CP exports; a glob
+    outside :data:`DEPLOYER_RE`'s alphabet is refused."""
+    for glob in deployers:
+        if not DEPLOYER_RE.fullmatch(glob):
+            raise ExportError(f"deployer {glob!r} is not a principal glob")
     cat = catalog or load_catalog()
     hosts: list[HostPattern] = []
     for entry in cat.by_priority():
@@ -254,4 +302,5 @@ def build_spec(
         script_extensions=tuple(str(x).lower() for x in chain["script_extensions"]),
         rules=rules,
         beacon=beacon_spec or BeaconSpec(),
+        deployers=tuple(dict.fromkeys(deployers)),
     )

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from relayhunt.export import cloud
 from relayhunt.export.common import ExportFile, Omission, Rendered, header_lines
 from relayhunt.export.escape import sigma_value
 from relayhunt.export.model import ExportRule, ExportSpec
@@ -359,6 +360,7 @@ def render(spec: ExportSpec) -> Rendered:
             ),
         )
     )
+    files.extend(render_cloud(spec))
     omitted = (
         Omission(
             "sigma",
@@ -369,3 +371,491 @@ def render(spec: ExportSpec) -> Rendered:
         ),
     )
     return Rendered(tuple(files), omitted)
+
+
+# -- RH-CP-001..005: cloud control plane --------------------------------------------------
+
+AWS_LOGSOURCE = {"product": "aws", "service": "cloudtrail"}
+GCP_LOGSOURCE = {"product": "gcp", "service": "gcp.audit"}
+AZURE_LOGSOURCE = {"product": "azure", "service": "activitylogs"}
+AWS_PRINCIPALS = ("userIdentity.arn", "userIdentity.sessionContext.sessionIssuer.arn")
+GCP_PRINCIPAL = "gcp.audit.authentication_info.principal_email"
+AZURE_PRINCIPAL = "Caller"
+
+
+def _deployer_filter(spec: ExportSpec, fields: tuple[str, ...]) -> dict[str, Any]:
+    """``filter_deployer``: any principal field matches a deployer glob (Sigma wildcards
+    are the globs' own ``*`` and ``?``); empty when no deployer is listed."""
+    if not spec.deployers:
+        return {}
+    globs = [g.replace("\\", "\\\\") for g in spec.deployers]
+    return {"filter_deployer": [{f: list(globs)} for f in fields]}
+
+
+def _cond(detection: dict[str, Any], positive: str) -> dict[str, Any]:
+    if "filter_deployer" in detection:
+        return {**detection, "condition": f"({positive}) and not filter_deployer"}
+    return {**detection, "condition": positive}
+
+
+def _aws_ops(ops: tuple[Any, ...]) -> list[dict[str, Any]]:
+    return [{"eventSource": o.source, "eventName|re": o.regex, "errorCode": None} for o in ops]
+
+
+def _azure_ops(suffixes: tuple[str, ...], exact: tuple[str, ...] = ()) -> dict[str, Any]:
+    sel: dict[str, Any] = {
+        "operationName|startswith": sigma_value(cloud.AZURE_PREFIX),
+        "operationName|endswith": [sigma_value(s) for s in suffixes],
+        "resultType": "Success",
+    }
+    return {
+        "selection": sel,
+        **(
+            {"selection_exact": {"operationName": list(exact), "resultType": "Success"}}
+            if exact
+            else {}
+        ),
+    }
+
+
+def _cloud_header(
+    spec: ExportSpec,
+    rule: ExportRule,
+    detects: str,
+    extra: list[str],
+    sources: list[str],
+    language: str = "Sigma",
+) -> list[str]:
+    return header_lines(
+        spec,
+        rule,
+        language=language,
+        detects=detects,
+        loses=[*cloud.CLOUD_LOSSES, *extra],
+        sources=sources,
+        tuning=[
+            "deployer globs rendered in: "
+            + (", ".join(spec.deployers) if spec.deployers else "none (pass --config)")
+        ],
+    )
+
+
+CLOUD_SOURCES = [
+    "AWS CloudTrail (management events; Lambda Invoke needs data events), SigmaHQ field "
+    "names (eventSource, eventName, userIdentity.*, requestParameters.*)",
+    "Google Cloud Admin Activity audit logs, fields as the Elastic GCP integration and "
+    "SigmaHQ name them (gcp.audit.method_name, gcp.audit.authentication_info.*, "
+    "gcp.audit.service_data.*)",
+    "Azure Activity Log (operationName, resultType, Caller as the Activity Log API and "
+    "Sentinel AzureActivity give it)",
+]
+
+
+def render_cloud(spec: ExportSpec) -> list[ExportFile]:
+    """The RH-CP Sigma files: one file per rule, one document per provider."""
+    out: list[ExportFile] = []
+    aws_dep = _deployer_filter(spec, AWS_PRINCIPALS)
+    gcp_dep = _deployer_filter(spec, (GCP_PRINCIPAL,))
+    az_dep = _deployer_filter(spec, (AZURE_PRINCIPAL,))
+
+    def doc(
+        rule: ExportRule,
+        name: str,
+        title: str,
+        logsource: dict[str, str],
+        detection: dict[str, Any],
+        level: str,
+        fields: list[str],
+    ) -> dict[str, Any]:
+        return _base(
+            spec,
+            rule,
+            name=name,
+            title=title,
+            description=rule.description,
+            logsource=logsource,
+            detection=detection,
+            level=level,
+            fields=fields,
+        )
+
+    aws_fields = [
+        "eventTime",
+        "eventSource",
+        "eventName",
+        "userIdentity.arn",
+        "sourceIPAddress",
+        "userAgent",
+        "requestParameters.functionName",
+    ]
+    gcp_fields = [
+        "gcp.audit.method_name",
+        GCP_PRINCIPAL,
+        "gcp.audit.resource_name",
+        "gcp.audit.request_metadata.caller_ip",
+    ]
+    az_fields = ["operationName", AZURE_PRINCIPAL, "resourceId", "callerIpAddress"]
+
+    # RH-CP-001
+    r = spec.rules["RH-CP-001"]
+    docs = [
+        doc(
+            r,
+            "relayhunt_rh_cp_001_aws",
+            r.title + " (AWS)",
+            AWS_LOGSOURCE,
+            _cond({"selection": _aws_ops(cloud.AWS_CHANGE), **aws_dep}, "selection"),
+            "high",
+            aws_fields,
+        ),
+        doc(
+            r,
+            "relayhunt_rh_cp_001_gcp",
+            r.title + " (Google Cloud)",
+            GCP_LOGSOURCE,
+            _cond(
+                {
+                    "selection": {
+                        "gcp.audit.service_name": list(cloud.GCP_SERVICES),
+                        "gcp.audit.method_name|endswith": list(cloud.GCP_CHANGE),
+                    },
+                    **gcp_dep,
+                },
+                "selection",
+            ),
+            "high",
+            gcp_fields,
+        ),
+        doc(
+            r,
+            "relayhunt_rh_cp_001_azure",
+            r.title + " (Azure)",
+            AZURE_LOGSOURCE,
+            _cond(
+                {**_azure_ops(cloud.AZURE_CHANGE_SUFFIXES, cloud.AZURE_CHANGE_EXACT), **az_dep},
+                "1 of selection*",
+            ),
+            "high",
+            az_fields,
+        ),
+    ]
+    out.append(
+        ExportFile(
+            "sigma",
+            "sigma/rh_cp_001_function_changed.yml",
+            (r.id,),
+            _dump(
+                _cloud_header(
+                    spec,
+                    r,
+                    "code or configuration changes of Lambda / CloudFront "
+                    "functions, Cloud Functions / Cloud Run services and Azure Function "
+                    "Apps by any principal not listed as a deployer.",
+                    ["high vs medium severity by code/layers vs other settings"],
+                    CLOUD_SOURCES,
+                ),
+                docs,
+            ),
+        )
+    )
+
+    # RH-CP-002
+    r = spec.rules["RH-CP-002"]
+    members = list(cloud.GCP_PUBLIC_MEMBERS)
+    docs = [
+        doc(
+            r,
+            "relayhunt_rh_cp_002_aws",
+            r.title + " (AWS)",
+            AWS_LOGSOURCE,
+            _cond(
+                {
+                    "selection_url": {
+                        "eventSource": "lambda.amazonaws.com",
+                        "eventName|re": cloud.AWS_PUBLIC_URL,
+                        "requestParameters.authType": "NONE",
+                        "errorCode": None,
+                    },
+                    "selection_permission": {
+                        "eventSource": "lambda.amazonaws.com",
+                        "eventName|re": cloud.AWS_ADD_PERMISSION,
+                        "requestParameters.principal|re": "^[*]$",
+                        "errorCode": None,
+                    },
+                    **aws_dep,
+                },
+                "1 of selection_*",
+            ),
+            "high",
+            [*aws_fields, "requestParameters.authType", "requestParameters.principal"],
+        ),
+        doc(
+            r,
+            "relayhunt_rh_cp_002_gcp",
+            r.title + " (Google Cloud)",
+            GCP_LOGSOURCE,
+            _cond(
+                {
+                    "selection_method": {
+                        "gcp.audit.service_name": list(cloud.GCP_SERVICES),
+                        "gcp.audit.method_name|endswith": ".SetIamPolicy",
+                    },
+                    "selection_delta": {
+                        "gcp.audit.service_data.policy_delta.binding_deltas|contains": members
+                    },
+                    "selection_policy": {"gcp.audit.request.policy.bindings|contains": members},
+                    **gcp_dep,
+                },
+                "selection_method and 1 of selection_delta, selection_policy".replace(
+                    "1 of selection_delta, selection_policy",
+                    "(selection_delta or selection_policy)",
+                ),
+            ),
+            "high",
+            gcp_fields,
+        ),
+        doc(
+            r,
+            "relayhunt_rh_cp_002_azure",
+            r.title + " (Azure)",
+            AZURE_LOGSOURCE,
+            _cond(
+                {
+                    "selection_keys": {
+                        "operationName|endswith": [
+                            sigma_value(s) for s in cloud.AZURE_KEY_SUFFIXES
+                        ],
+                        "resultType": "Success",
+                    },
+                    "selection_host_keys": {
+                        "operationName|re": cloud.AZURE_HOST_KEYS_RE,
+                        "resultType": "Success",
+                    },
+                    "selection_anonymous": {
+                        "operationName|endswith": ["/FUNCTIONS/WRITE", "/CONFIG/WRITE"],
+                        "properties.requestbody|re": cloud.AZURE_ANON_RE,
+                    },
+                    **az_dep,
+                },
+                "1 of selection_*",
+            ),
+            "high",
+            az_fields,
+        ),
+    ]
+    out.append(
+        ExportFile(
+            "sigma",
+            "sigma/rh_cp_002_function_public.yml",
+            (r.id,),
+            _dump(
+                _cloud_header(
+                    spec,
+                    r,
+                    "a function opened to anyone: Lambda URL with AuthType NONE or "
+                    "AddPermission to *, SetIamPolicy adding allUsers / "
+                    "allAuthenticatedUsers, Azure function or host keys written or "
+                    "authLevel anonymous.",
+                    [
+                        "Google Cloud: the delta's ADD action is not checked per member (a "
+                        "removal of allUsers also matches); Cloudflare routes are not "
+                        "exported (no Sigma logsource for Cloudflare audit logs)"
+                    ],
+                    CLOUD_SOURCES,
+                ),
+                docs,
+            ),
+        )
+    )
+
+    # RH-CP-003
+    r = spec.rules["RH-CP-003"]
+    docs = [
+        doc(
+            r,
+            "relayhunt_rh_cp_003_aws",
+            r.title + " (AWS)",
+            AWS_LOGSOURCE,
+            _cond({"selection": _aws_ops(cloud.AWS_CREATE), **aws_dep}, "selection"),
+            "medium",
+            aws_fields,
+        ),
+        doc(
+            r,
+            "relayhunt_rh_cp_003_gcp",
+            r.title + " (Google Cloud)",
+            GCP_LOGSOURCE,
+            _cond(
+                {
+                    "selection": {"gcp.audit.method_name|endswith": list(cloud.GCP_CREATE)},
+                    **gcp_dep,
+                },
+                "selection",
+            ),
+            "medium",
+            gcp_fields,
+        ),
+    ]
+    out.append(
+        ExportFile(
+            "sigma",
+            "sigma/rh_cp_003_function_created.yml",
+            (r.id,),
+            _dump(
+                _cloud_header(
+                    spec,
+                    r,
+                    "a function, Cloud Run service or API created by a principal "
+                    "not listed as a deployer.",
+                    [
+                        "the 'established deployer from a never-seen address' case (needs "
+                        "each principal's address history)",
+                        "Azure: the Activity Log has "
+                        "no create distinct from update (see RH-CP-001)",
+                    ],
+                    CLOUD_SOURCES,
+                ),
+                docs,
+            ),
+        )
+    )
+
+    # RH-CP-004: correlation
+    r = spec.rules["RH-CP-004"]
+    window = int(r.thresholds.get("window_s", 3600))
+    list_doc = doc(
+        r,
+        "relayhunt_rh_cp_004_aws_list",
+        "Lambda functions listed (base rule)",
+        AWS_LOGSOURCE,
+        {
+            "selection": {"eventSource": "lambda.amazonaws.com", "eventName|re": cloud.AWS_LIST},
+            "condition": "selection",
+        },
+        "informational",
+        aws_fields,
+    )
+    inv_doc = doc(
+        r,
+        "relayhunt_rh_cp_004_aws_invoke",
+        "Lambda function invoked from a CLI or SDK (base rule)",
+        AWS_LOGSOURCE,
+        _cond(
+            {
+                "selection": {
+                    "eventSource": "lambda.amazonaws.com",
+                    "eventName|re": cloud.AWS_INVOKE,
+                    "errorCode": None,
+                    "userAgent|contains": list(cloud.AWS_TOOL_AGENTS),
+                },
+                **aws_dep,
+            },
+            "selection",
+        ),
+        "low",
+        aws_fields,
+    )
+    corr4: dict[str, Any] = {
+        "title": r.title + " (AWS)",
+        "id": rule_uuid("relayhunt_rh_cp_004_aws"),
+        "status": "experimental",
+        "description": r.description,
+        "author": "relayhunt (generated)",
+        "date": _date(spec),
+        "tags": list(r.attack_tags),
+        "correlation": {
+            "type": "temporal_ordered",
+            "rules": ["relayhunt_rh_cp_004_aws_list", "relayhunt_rh_cp_004_aws_invoke"],
+            "group-by": ["userIdentity.arn"],
+            "timespan": f"{window // 60}m",
+        },
+        "falsepositives": list(r.false_positives),
+        "level": "medium",
+    }
+    out.append(
+        ExportFile(
+            "sigma",
+            "sigma/rh_cp_004_enumerate_then_invoke.yml",
+            (r.id,),
+            _dump(
+                _cloud_header(
+                    spec,
+                    r,
+                    "a principal lists the Lambda functions and then invokes one "
+                    "with a CLI or SDK within the window (Sigma temporal_ordered).",
+                    [
+                        "grouped by userIdentity.arn: an assumed role's sessions each "
+                        "have their own ARN",
+                        "Google Cloud and Azure (no correlation here; "
+                        "the engine covers ListFunctions/CallFunction on Google Cloud)",
+                    ],
+                    CLOUD_SOURCES[:1],
+                    language="Sigma correlation (temporal_ordered)",
+                ),
+                [corr4, list_doc, inv_doc],
+            ),
+        )
+    )
+
+    # RH-CP-005: correlation
+    r = spec.rules["RH-CP-005"]
+    window = int(r.thresholds.get("window_s", 3600))
+    min_failures = int(r.thresholds.get("min_failures", 5))
+    denied_doc = doc(
+        r,
+        "relayhunt_rh_cp_005_aws_denied",
+        "Function API call denied (base rule)",
+        AWS_LOGSOURCE,
+        {
+            "selection": {
+                "eventSource": list(cloud.AWS_SERVICES),
+                "errorCode": list(cloud.AWS_DENIED),
+            },
+            "condition": "selection",
+        },
+        "informational",
+        [*aws_fields, "errorCode"],
+    )
+    corr5: dict[str, Any] = {
+        "title": r.title + " (AWS)",
+        "id": rule_uuid("relayhunt_rh_cp_005_aws"),
+        "status": "experimental",
+        "description": r.description,
+        "author": "relayhunt (generated)",
+        "date": _date(spec),
+        "tags": list(r.attack_tags),
+        "correlation": {
+            "type": "event_count",
+            "rules": ["relayhunt_rh_cp_005_aws_denied"],
+            "group-by": ["userIdentity.arn"],
+            "timespan": f"{window // 60}m",
+            "condition": {"gte": min_failures},
+        },
+        "falsepositives": list(r.false_positives),
+        "level": "medium",
+    }
+    out.append(
+        ExportFile(
+            "sigma",
+            "sigma/rh_cp_005_repeated_access_denied.yml",
+            (r.id,),
+            _dump(
+                _cloud_header(
+                    spec,
+                    r,
+                    f"at least {min_failures} denied Lambda / API Gateway / "
+                    "CloudFront calls by one principal within the window (Sigma "
+                    "event_count).",
+                    [
+                        "the error-message fallback (not authorized ...) and the severity "
+                        "by number of distinct operations",
+                        "Google Cloud and Azure",
+                    ],
+                    CLOUD_SOURCES[:1],
+                    language="Sigma correlation (event_count)",
+                ),
+                [corr5, denied_doc],
+            ),
+        )
+    )
+    return out

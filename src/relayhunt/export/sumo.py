@@ -5,7 +5,6 @@ from __future__ import annotations
 from relayhunt.export.common import (
     COMMON_LOSSES,
     ExportFile,
-    Omission,
     Rendered,
     comment_block,
     header_lines,
@@ -41,6 +40,50 @@ def _lookups(spec: ExportSpec) -> str:
     )
 
 
+def _rarity(spec: ExportSpec) -> str:
+    t = spec.rules["RH-SL-004"].thresholds
+    tenant = "(?<tenant>" + spec.tenant_regex()[1:-2] + ")$"
+    return (
+        _lookups(spec) + f"| parse regex field=query {sumo_string(tenant)} nodrop\n"
+        "| if(isBlank(tenant), query, tenant) as tenant\n"
+        "| count as lookups, min(_messagetime) as first_seen, max(_messagetime) as last_seen "
+        "by tenant, computer\n"
+        "| count_distinct(computer) as tenant_hosts, first(computer) as host_a, "
+        "last(computer) as host_b, sum(lookups) as lookups, min(first_seen) as first_seen, "
+        "max(last_seen) as last_seen by tenant\n"
+        f"| where tenant_hosts <= {int(t['max_hosts'])}\n"
+        '| "low" as severity\n'
+    )
+
+
+def _chain(spec: ExportSpec) -> str:
+    window = int(spec.rules["RH-SL-003"].thresholds.get("write_to_run_s", 3600))
+    return (
+        f'{SCOPE} ("<EventID>1</EventID>" or "<EventID>22</EventID>")\n'
+        '| parse "<EventID>*</EventID>" as event_id\n'
+        "| parse \"<Data Name='ProcessGuid'>*</Data>\" as guid\n"
+        "| parse \"<Data Name='Image'>*</Data>\" as image\n"
+        '| parse "<Computer>*</Computer>" as computer\n'
+        "| parse \"<Data Name='CommandLine'>*</Data>\" as command_line nodrop\n"
+        "| parse \"<Data Name='QueryName'>*</Data>\" as query nodrop\n"
+        "| toLowerCase(query) as query\n"
+        + _procname()
+        + f"| where process_name in {_in(spec.script_hosts)}\n"
+        f'| if(event_id = "1" and command_line matches '
+        f"{_regex(spec.script_in_temp_regex())}, 1, 0) as is_run\n"
+        f'| if(event_id = "22" and query matches {_regex(spec.host_regex())}, 1, 0) '
+        "as is_egress\n"
+        "| where is_run = 1 or is_egress = 1\n"
+        "| if(is_run = 1, _messagetime, 99999999999999) as run_time\n"
+        "| if(is_egress = 1, _messagetime, 0) as egress_time\n"
+        "| min(run_time) as run_time, max(egress_time) as last_egress, sum(is_run) as runs, "
+        "sum(is_egress) as lookups by computer, guid, process_name\n"
+        "| where runs > 0 and lookups > 0 and last_egress >= run_time "
+        f"and last_egress - run_time <= {window * 1000}\n"
+        '| "high" as severity\n'
+    )
+
+
 def render(spec: ExportSpec) -> Rendered:
     r1, r2, r5 = (spec.rules[i] for i in ("RH-SL-001", "RH-SL-002", "RH-SL-005"))
     b = spec.beacon
@@ -65,12 +108,18 @@ def render(spec: ExportSpec) -> Rendered:
         "| diff _messagetime by computer, image, query as gap_ms\n"
         f"| where isNull(gap_ms) or gap_ms >= {int(b.merge_s * 1000)}\n"
         '| formatDate(_messagetime, "yyyy-MM-dd HH") as hour\n'
+        "| if(gap_ms > 0, log(gap_ms), 0) as ln_gap\n"
+        "| if(gap_ms > 0, 1, 0) as is_gap\n"
         "| count as checkins, count_distinct(hour) as hours, avg(gap_ms) as mean_gap_ms, "
-        "stddev(gap_ms) as stdev_gap_ms, pct(gap_ms, 50) as median_gap_ms "
+        "stddev(gap_ms) as stdev_gap_ms, pct(gap_ms, 50) as median_gap_ms, "
+        "sum(ln_gap) as ln_sum, sum(is_gap) as gaps "
         "by computer, image, process_name, query\n"
         "| if(mean_gap_ms > 0, stdev_gap_ms / mean_gap_ms, 99) as interval_cv\n"
+        "| if(gaps >= 3, "
+        + b.moran_z_expr("log(mean_gap_ms) - ln_sum / gaps", "gaps")
+        + ", 0) as moran_z\n"
         f"| where checkins >= {b.min_checkins} and hours >= {b.min_hours} "
-        f"and interval_cv <= {b.max_interval_cv}\n" + sev
+        f"and (interval_cv <= {b.max_interval_cv} or moran_z <= {-b.moran_z})\n" + sev
     )
     src = ["Sysmon XML in a Sumo source category matching *sysmon* (EID 22, EID 1)"]
     files = [
@@ -109,6 +158,52 @@ def render(spec: ExportSpec) -> Rendered:
         ),
         ExportFile(
             "sumo",
+            "sumo/RH-SL-003_script_chain.sumo",
+            ("RH-SL-003",),
+            comment_block(
+                header_lines(
+                    spec,
+                    spec.rules["RH-SL-003"],
+                    language="Sumo Logic search",
+                    detects="a script host started on a script in a temporary/public folder "
+                    "whose process (ProcessGuid) resolves a serverless hostname within the "
+                    "window.",
+                    loses=[
+                        "the file write (EID 11) and the critical variant: the writer is "
+                        "another process and one aggregation groups on one key",
+                        "the order is checked on the last lookup after the first start only",
+                    ],
+                    sources=src,
+                )
+            )
+            + _chain(spec),
+        ),
+        ExportFile(
+            "sumo",
+            "sumo/RH-SL-004_rare_tenant.sumo",
+            ("RH-SL-004",),
+            comment_block(
+                header_lines(
+                    spec,
+                    spec.rules["RH-SL-004"],
+                    language="Sumo Logic search",
+                    detects="serverless tenants resolved by non-browser processes on at most "
+                    "max_hosts computers (count_distinct over the search range).",
+                    loses=[
+                        "the fleet-size conditions (min_fleet, max_fleet_fraction): one search "
+                        "cannot count the whole fleet beside the tenants",
+                        "novelty (first seen a day into the data)",
+                        "the tenant is one label left of the catalog pattern, not the "
+                        "engine's per-entry derivation",
+                        "the host list: first() and last() name the (at most two) computers",
+                    ],
+                    sources=["Sysmon XML in a Sumo source category matching *sysmon* (EID 22)"],
+                )
+            )
+            + _rarity(spec),
+        ),
+        ExportFile(
+            "sumo",
             "sumo/RH-SL-005_beacon.sumo",
             (r5.id,),
             comment_block(
@@ -118,9 +213,11 @@ def render(spec: ExportSpec) -> Rendered:
                     language="Sumo Logic search",
                     detects="regular lookups from one non-browser image to one serverless "
                     "host: diff of message times, mean/stdev/median interval, distinct "
-                    "hours, coefficient of variation.",
+                    "hours, coefficient of variation and Moran's statistic as a z-score "
+                    "against random timing.",
                     loses=[
-                        "p-values (a CV cut-off instead), periodogram, missed beats, pauses",
+                        "exact p-values (a Moran z-score cut instead), periodogram, missed "
+                        "beats, pauses",
                         "payload sizes (EID 22 has none), fleet prevalence",
                     ],
                     sources=src,
@@ -129,8 +226,4 @@ def render(spec: ExportSpec) -> Rendered:
             + beacon,
         ),
     ]
-    omitted = (
-        Omission("sumo", "RH-SL-003", "not exported to Sumo Logic yet"),
-        Omission("sumo", "RH-SL-004", "tenant derivation (PSL) not expressible"),
-    )
-    return Rendered(tuple(files), omitted)
+    return Rendered(tuple(files), ())

@@ -5,12 +5,11 @@ from __future__ import annotations
 from relayhunt.export.common import (
     COMMON_LOSSES,
     ExportFile,
-    Omission,
     Rendered,
     comment_block,
     header_lines,
 )
-from relayhunt.export.escape import slash_regex, yaral_string
+from relayhunt.export.escape import slash_regex, yaral_backtick_regex, yaral_string
 from relayhunt.export.model import ExportRule, ExportSpec
 
 
@@ -89,6 +88,56 @@ def render(spec: ExportSpec) -> Rendered:
         "  condition:\n"
         f"    #e >= {b.min_checkins} and $hours >= {b.min_hours}\n}}\n"
     )
+    t4 = spec.rules["RH-SL-004"].thresholds
+    rarity = (
+        f"rule {_name('RH-SL-004', 'rare_tenant')} {{\n"
+        + _meta(spec.rules["RH-SL-004"], spec.rules["RH-SL-004"].title)
+        + "  events:\n"
+        '    $e.metadata.event_type = "NETWORK_DNS"\n'
+        f"    $e.network.dns.questions.name = {host_re}\n"
+        f"    not $e.principal.process.file.full_path = {browser}\n"
+        "    $tenant = re.capture(strings.to_lower($e.network.dns.questions.name), "
+        f"{yaral_backtick_regex(spec.tenant_regex())})\n"
+        '    $tenant != ""\n'
+        "  match:\n    $tenant over 48h\n"
+        "  outcome:\n"
+        "    $tenant_hosts = count_distinct($e.principal.hostname)\n"
+        "    $hosts = array_distinct($e.principal.hostname)\n"
+        "    $images = array_distinct($e.principal.process.file.full_path)\n"
+        "    $names = array_distinct($e.network.dns.questions.name)\n"
+        "    $first_seen = min($e.metadata.event_timestamp.seconds)\n"
+        "  condition:\n"
+        f"    $e and $tenant_hosts <= {int(t4['max_hosts'])}\n}}\n"
+    )
+    r3 = spec.rules["RH-SL-003"]
+    hosts = "|".join(_re_literal(h) for h in spec.script_hosts)
+    script_re = _regex(spec.script_in_temp_regex())
+    write_re = _regex(spec.script_in_temp_regex().removesuffix("\\b") + "$")
+    image_re = slash_regex("(^|[\\\\/])(" + hosts + ")$", "yaral")
+    window_m = int(r3.thresholds.get("write_to_run_s", 3600)) // 60
+    chain = (
+        f"rule {_name(r3.id, 'script_chain')} {{\n" + _meta(r3, r3.title) + "  events:\n"
+        '    $write.metadata.event_type = "FILE_CREATION"\n'
+        f"    $write.target.file.full_path = {write_re}\n"
+        "    $write.principal.hostname = $host\n"
+        '    $run.metadata.event_type = "PROCESS_LAUNCH"\n'
+        f"    $run.target.process.file.full_path = {image_re} nocase\n"
+        f"    $run.target.process.command_line = {script_re}\n"
+        "    $run.principal.hostname = $host\n"
+        "    $run.target.process.product_specific_process_id = $pid\n"
+        '    $dns.metadata.event_type = "NETWORK_DNS"\n'
+        f"    $dns.network.dns.questions.name = {host_re}\n"
+        "    $dns.principal.hostname = $host\n"
+        "    $dns.principal.process.product_specific_process_id = $pid\n"
+        "    $write.metadata.event_timestamp.seconds <= $run.metadata.event_timestamp.seconds\n"
+        "    $run.metadata.event_timestamp.seconds <= $dns.metadata.event_timestamp.seconds\n"
+        f"  match:\n    $host, $pid over {window_m}m\n"
+        "  outcome:\n"
+        "    $scripts = array_distinct($write.target.file.full_path)\n"
+        "    $command_lines = array_distinct($run.target.process.command_line)\n"
+        "    $destinations = array_distinct($dns.network.dns.questions.name)\n"
+        "  condition:\n    $write and $run and $dns\n}\n"
+    )
     src = ["UDM NETWORK_DNS events with principal.process (Sysmon EID 22, EDR DNS telemetry)"]
     files = [
         ExportFile(
@@ -126,6 +175,57 @@ def render(spec: ExportSpec) -> Rendered:
         ),
         ExportFile(
             "yaral",
+            "yaral/RH-SL-003_script_chain.yaral",
+            ("RH-SL-003",),
+            comment_block(
+                header_lines(
+                    spec,
+                    r3,
+                    language="YARA-L 2.0, Google SecOps",
+                    detects="a script written to a temporary/public folder, a script host "
+                    "started on such a script, and that process (product_specific_process_id) "
+                    "resolving a serverless hostname, in that order on one host within the "
+                    "window.",
+                    loses=[
+                        "the write is joined on the host, not on the script's file name "
+                        "(YARA-L joins by equality; the name is inside the command line)",
+                        "the high-severity variant without a file write",
+                    ],
+                    sources=[
+                        "UDM FILE_CREATION, PROCESS_LAUNCH and NETWORK_DNS events with "
+                        "product_specific_process_id (WINDOWS_SYSMON parser)"
+                    ],
+                )
+            )
+            + chain,
+        ),
+        ExportFile(
+            "yaral",
+            "yaral/RH-SL-004_rare_tenant.yaral",
+            ("RH-SL-004",),
+            comment_block(
+                header_lines(
+                    spec,
+                    spec.rules["RH-SL-004"],
+                    language="YARA-L 2.0, Google SecOps",
+                    detects="serverless tenants resolved by non-browser processes on at most "
+                    "max_hosts hosts within the match window (outcome count_distinct).",
+                    loses=[
+                        "the fleet-size conditions (min_fleet, max_fleet_fraction) and "
+                        "novelty: a rule sees only the events it matched",
+                        "bare platform apexes (no tenant label) are skipped",
+                        "the tenant is one label left of the catalog pattern, not the "
+                        "engine's per-entry derivation",
+                        "a 48 h match window (the longest a YARA-L rule allows), not the "
+                        "whole data",
+                    ],
+                    sources=src,
+                )
+            )
+            + rarity,
+        ),
+        ExportFile(
+            "yaral",
             "yaral/RH-SL-005_beacon.yaral",
             (r5.id,),
             comment_block(
@@ -146,8 +246,4 @@ def render(spec: ExportSpec) -> Rendered:
             + beacon,
         ),
     ]
-    omitted = (
-        Omission("yaral", "RH-SL-003", "not exported to YARA-L yet"),
-        Omission("yaral", "RH-SL-004", "tenant derivation (PSL) not expressible"),
-    )
-    return Rendered(tuple(files), omitted)
+    return Rendered(tuple(files), ())
