@@ -72,3 +72,34 @@ def test_hostile_deployer_is_usage_error(tmp_path: Path) -> None:
         _app(), ["export", "-t", "kql", "--config", str(cfg), "-o", str(tmp_path)]
     )
     assert result.exit_code == 2, result.output
+
+
+def test_config_allowlist_rendered(tmp_path: Path) -> None:
+    cfg = Path(__file__).parent / "allowlist" / "tuning.yaml"
+    result = CliRunner().invoke(
+        _app(), ["export", "-t", "all", "--config", str(cfg), "-o", str(tmp_path / "out")]
+    )
+    assert result.exit_code == 0, result.output
+    sigma = (tmp_path / "out" / "sigma" / "rh_sl_001_serverless_egress.yml").read_text("utf-8")
+    assert "filter_allow_0:" in sigma and "not 1 of filter_allow_*" in sigma
+    for path in (tmp_path / "out").rglob("*.*"):
+        text = " ".join(path.read_text("utf-8").split())
+        assert "entry 3 (retired agent, expired 2026-01-31)" in text, path
+    assert "expired on 2026-01-31" in result.output + (getattr(result, "stderr", "") or "")
+
+
+def test_config_without_allowlist_changes_nothing_but_deployers(tmp_path: Path) -> None:
+    cfg = tmp_path / "tuning.yaml"
+    cfg.write_text("version: 1\n", encoding="utf-8")
+    for name, extra in (("plain", []), ("tuned", ["--config", str(cfg)])):
+        result = CliRunner().invoke(
+            _app(), ["export", "-t", "all", *extra, "-o", str(tmp_path / name)]
+        )
+        assert result.exit_code == 0, result.output
+    plain = {
+        p.relative_to(tmp_path / "plain"): p.read_bytes() for p in (tmp_path / "plain").rglob("*.*")
+    }
+    tuned = {
+        p.relative_to(tmp_path / "tuned"): p.read_bytes() for p in (tmp_path / "tuned").rglob("*.*")
+    }
+    assert plain == tuned

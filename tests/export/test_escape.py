@@ -193,3 +193,36 @@ def test_hostile_process_name_is_escaped_everywhere() -> None:
             assert 'evil\\".exe\\\\"' in f.text, f.path
             checked += 1
     assert checked == 6
+
+
+def test_hostile_allowlist_value_is_escaped_everywhere() -> None:
+    """An allowlist glob with a quote, a backslash at the end, a backtick and comment
+    characters stays inside its literal in every language (see also test_allowlist.py,
+    which parses, type-checks and executes the result)."""
+    from relayhunt.config import parse_config
+    from relayhunt.export.allowlist import Allowlist
+
+    from . import structure
+    from .test_eql import _parse
+
+    text = (
+        "version: 1\nallowlist:\n  - reason: x\n"
+        '    process: [\'*\\evil".exe`*/ //\\\']\n    destination: ["x.workers.dev"]\n'
+    )
+    allow = Allowlist.from_config(parse_config(text))
+    out = render(["all"], build_spec(allowlist=allow))
+    checked = 0
+    for f in out.files:
+        if "RH-SL-001" not in f.path and "rh_sl_001" not in f.path:
+            continue
+        body = f.text.split("Allowlist:", 1)[1]
+        assert "evil" in body, f.path
+        if f.target == "eql":
+            _parse(f.text)
+        elif f.target in ("spl", "logscale", "yaral", "sumo"):
+            structure.check(f.text, f.target)
+        if f.target != "sigma":
+            # the quote never reaches the query unescaped
+            assert 'evil".exe' not in body, f.path
+        checked += 1
+    assert checked == 8  # Sigma, EQL (2), KQL, LogScale, YARA-L, Sumo, SPL

@@ -17,6 +17,7 @@ from relayhunt.catalog.model import CatalogError
 from relayhunt.config import ConfigError, load_config
 from relayhunt.detect import rules as all_rules
 from relayhunt.export import render, write
+from relayhunt.export.allowlist import Allowlist
 from relayhunt.export.escape import UnsafeValue
 from relayhunt.export.model import ExportError, build_spec
 from relayhunt.textsafe import terminal_safe
@@ -57,7 +58,9 @@ def export_command(
         Path | None,
         typer.Option(
             "--config",
-            help="Tuning file whose top-level 'deployers' become exclusions in the RH-CP exports.",
+            help="Tuning file: its active allowlist entries become exclusions in every "
+            "language (where the events carry the entries' fields) and its top-level "
+            "'deployers' exclusions in the RH-CP exports.",
             dir_okay=False,
         ),
     ] = None,
@@ -77,10 +80,16 @@ def export_command(
     try:
         cat = load_catalog(catalog) if catalog is not None else None
         deployers: tuple[str, ...] = ()
+        allowlist: Allowlist | None = None
         if config is not None:
             registry = {r.id: dict(r.thresholds) for r in all_rules()}
-            deployers = load_config(config, rules=registry).deployers
-        spec = build_spec(cat, min_weight=min_weight, deployers=deployers)
+            tuning = load_config(config, rules=registry)
+            deployers = tuning.deployers
+            if tuning.allowlist:  # no allowlist: the exports stay as without one
+                allowlist = Allowlist.from_config(tuning)
+                for warning in tuning.warnings(allowlist.today):
+                    err.print(f"warning: {terminal_safe(warning)} (not exported)")
+        spec = build_spec(cat, min_weight=min_weight, deployers=deployers, allowlist=allowlist)
         rendered = render([t.value for t in target], spec)
         written = write(rendered, out)
     except (CatalogError, ConfigError, ExportError, UnsafeValue) as exc:

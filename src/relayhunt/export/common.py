@@ -45,6 +45,7 @@ def header_lines(
     loses: Sequence[str],
     sources: Sequence[str],
     tuning: Sequence[str] = (),
+    allowlist: Sequence[str] = (),
 ) -> list[str]:
     """The header every exported file starts with, as plain text lines (no comment marks)."""
     width = 92
@@ -79,6 +80,17 @@ def header_lines(
         "and case-insensitive (x.workers.dev and workers.dev match; notworkers.dev and "
         "workers.dev.attacker.example never do)."
     )
+    for item in allowlist:
+        indent = "  " if item.startswith("  - ") else ""
+        lines.extend(
+            textwrap.wrap(
+                item,
+                width=width,
+                subsequent_indent=indent + "  ",
+                break_on_hyphens=False,
+                break_long_words=False,
+            )
+        )
     return [_clean(line) for line in lines]
 
 

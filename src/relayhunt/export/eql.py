@@ -3,6 +3,17 @@
 from __future__ import annotations
 
 from relayhunt.export import cloud
+from relayhunt.export.allowlist import (
+    CHAIN_WHY,
+    CLOUD_WHY,
+    Column,
+    GlobTest,
+    Plan,
+    header_for,
+    lucene_regex,
+    predicate,
+    skipped_header,
+)
 from relayhunt.export.common import (
     COMMON_LOSSES,
     ExportFile,
@@ -32,11 +43,59 @@ def host_condition(spec: ExportSpec, field: str) -> str:
     return "(" + " or ".join(parts) + ")"
 
 
-def _dns(spec: ExportSpec) -> str:
+# -- the tuning file's allowlist (allowlist.py) ----------------------------------------
+
+DNS_COLUMNS: dict[str, tuple[Column, ...]] = {
+    "process": (Column("process.executable", "full"), Column("process.name", "name")),
+    "user": (Column("user.name", "full"),),
+    "host": (Column("host.name", "full"),),
+    "destination": (Column("dns.question.name", "host"),),
+}
+"""Elastic Defend lookup events: no parent or command line on them."""
+PROC_COLUMNS: dict[str, tuple[Column, ...]] = {
+    "process": (Column("process.executable", "full"), Column("process.name", "name")),
+    "parent": (
+        Column("process.parent.executable", "full"),
+        Column("process.parent.name", "name"),
+    ),
+    "user": (Column("user.name", "full"),),
+    "host": (Column("host.name", "full"),),
+    "command_line": (Column("process.command_line", "full"),),
+}
+DNS_EVENT = "Elastic Defend DNS lookup events"
+PROC_EVENT = "Elastic Defend process start events"
+
+
+def _eql_test(t: GlobTest) -> str:
+    # a missing field is null: test it first so that "not" never sees a null
+    name = t.column.name
+    return f"({name} != null and {name} regex~ {eql_string(lucene_regex(t))})"
+
+
+def _plan(spec: ExportSpec, rule_id: str, proc: bool = False) -> Plan | None:
+    if spec.allowlist is None:
+        return None
+    if proc:
+        return spec.allowlist.plan(rule_id, PROC_COLUMNS, PROC_EVENT)
+    return spec.allowlist.plan(rule_id, DNS_COLUMNS, DNS_EVENT)
+
+
+def allow_clause(plan: Plan | None) -> str:
+    """`` and\n  not (...)`` for the plan's exclusions; empty when there are none."""
+    pred = predicate(plan, _eql_test, indent="\n    ")
+    return f" and\n  not {pred}" if pred else ""
+
+
+def _allow_header(spec: ExportSpec, plans: list[Plan | None]) -> list[str]:
+    return header_for(spec.allowlist, [p for p in plans if p is not None])
+
+
+def _dns(spec: ExportSpec, rule_id: str | None = None) -> str:
     return (
         'network where event.action == "lookup_requested" and\n  '
         + host_condition(spec, "dns.question.name")
         + f" and\n  not process.name in~ {_list(spec.browsers)}"
+        + (allow_clause(_plan(spec, rule_id)) if rule_id else "")
     )
 
 
@@ -45,14 +104,16 @@ def render(spec: ExportSpec) -> Rendered:
     b = spec.beacon
     egress = (
         "sequence by host.id, process.entity_id with maxspan=2m\n  ["
-        + _dns(spec)
+        + _dns(spec, "RH-SL-001")
         + ']\n  [network where event.action == "connection_attempted"]\n'
     )
-    lookups = _dns(spec) + "\n"
+    lookups = _dns(spec, "RH-SL-001") + "\n"
     cmd = (
         'process where event.type == "start" and\n  process.command_line regex~ '
         + eql_string(spec.cmdline_regex_lucene())
-        + f" and\n  not process.name in~ {_list(spec.browsers)}\n"
+        + f" and\n  not process.name in~ {_list(spec.browsers)}"
+        + allow_clause(_plan(spec, "RH-SL-002", proc=True))
+        + "\n"
     )
     ext = ", ".join(eql_string("*." + e) for e in spec.script_extensions)
     folders = ", ".join(
@@ -81,7 +142,7 @@ def render(spec: ExportSpec) -> Rendered:
     )
     beacon = (
         f"sequence by host.id, process.executable, dns.question.name with maxspan={b.window_h}h\n"
-        "  [" + _dns(spec) + f"] with runs={b.min_checkins}\n"
+        "  [" + _dns(spec, "RH-SL-005") + f"] with runs={b.min_checkins}\n"
     )
     net_src = ["Elastic Defend network events (DNS lookups with process.*)"]
     files = [
@@ -103,6 +164,7 @@ def render(spec: ExportSpec) -> Rendered:
                         "the sequence joins on the process, not on the resolved IP",
                     ],
                     sources=net_src,
+                    allowlist=_allow_header(spec, [_plan(spec, "RH-SL-001")]),
                 )
             )
             + egress,
@@ -120,6 +182,7 @@ def render(spec: ExportSpec) -> Rendered:
                     "(connection or not).",
                     loses=list(COMMON_LOSSES),
                     sources=net_src,
+                    allowlist=_allow_header(spec, [_plan(spec, "RH-SL-001")]),
                 )
             )
             + lookups,
@@ -137,6 +200,7 @@ def render(spec: ExportSpec) -> Rendered:
                     "(Lucene regex, case-insensitive via regex~, implicitly anchored).",
                     loses=["grouping of repeated starts", "LOLBin severity"],
                     sources=["Elastic Defend process events (process.command_line)"],
+                    allowlist=_allow_header(spec, [_plan(spec, "RH-SL-002", proc=True)]),
                 )
             )
             + cmd,
@@ -162,6 +226,7 @@ def render(spec: ExportSpec) -> Rendered:
                         "does not join",
                     ],
                     sources=["Elastic Defend file and process events"],
+                    allowlist=skipped_header(spec.allowlist, "RH-SL-003", CHAIN_WHY),
                 )
             )
             + chain,
@@ -179,6 +244,7 @@ def render(spec: ExportSpec) -> Rendered:
                     "temporary/public folder that resolves a serverless hostname.",
                     loses=["no file-write evidence in this half (see part 1)"],
                     sources=["Elastic Defend process and network events"],
+                    allowlist=skipped_header(spec.allowlist, "RH-SL-003", CHAIN_WHY),
                 )
             )
             + chain_net,
@@ -203,6 +269,7 @@ def render(spec: ExportSpec) -> Rendered:
                         "payload sizes and fleet prevalence",
                     ],
                     sources=net_src,
+                    allowlist=_allow_header(spec, [_plan(spec, "RH-SL-005")]),
                     tuning=["runs and maxspan"],
                 )
             )
@@ -269,6 +336,7 @@ def render_cloud(spec: ExportSpec) -> list[ExportFile]:
                     "deployer globs rendered in: "
                     + (", ".join(spec.deployers) if spec.deployers else "none (--config)")
                 ],
+                allowlist=skipped_header(spec.allowlist, rule_id, CLOUD_WHY),
             )
         )
 

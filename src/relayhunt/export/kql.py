@@ -7,6 +7,17 @@ from __future__ import annotations
 import re
 
 from relayhunt.export import cloud
+from relayhunt.export.allowlist import (
+    CHAIN_WHY,
+    CLOUD_WHY,
+    RARITY_WHY,
+    Column,
+    GlobTest,
+    Plan,
+    header_for,
+    predicate,
+    skipped_header,
+)
 from relayhunt.export.common import (
     COMMON_LOSSES,
     ExportFile,
@@ -42,7 +53,55 @@ _DNS_EVENTS = """DeviceEvents
     tostring(parse_json(AdditionalFields).DnsQueryString)))"""
 
 
+# -- the tuning file's allowlist (allowlist.py) ----------------------------------------
+
+NET_COLUMNS: dict[str, tuple[Column, ...]] = {
+    "process": (
+        Column("InitiatingProcessFolderPath", "full"),
+        Column("InitiatingProcessFileName", "name"),
+    ),
+    "parent": (Column("InitiatingProcessParentFileName", "name"),),
+    "user": (Column("InitiatingProcessAccountName", "full"),),
+    "host": (Column("DeviceName", "full"),),
+    "destination": (Column("DestinationHost", "host"),),
+    "command_line": (Column("InitiatingProcessCommandLine", "full"),),
+}
+"""DeviceNetworkEvents / DeviceEvents (DnsQueryResponse), after DestinationHost is set:
+Defender gives the parent's file name only."""
+PROC_COLUMNS: dict[str, tuple[Column, ...]] = {
+    "process": (Column("FolderPath", "full"), Column("FileName", "name")),
+    "parent": (
+        Column("InitiatingProcessFolderPath", "full"),
+        Column("InitiatingProcessFileName", "name"),
+    ),
+    "user": (Column("AccountName", "full"),),
+    "host": (Column("DeviceName", "full"),),
+    "command_line": (Column("ProcessCommandLine", "full"),),
+}
+"""DeviceProcessEvents: no destination (the engine's is the hostname taken from the
+command line; a per-event query cannot tell which name an exclusion is about)."""
+NET_EVENT = "DeviceNetworkEvents / DeviceEvents DnsQueryResponse"
+PROC_EVENT = "DeviceProcessEvents"
+
+
+def _kql_test(t: GlobTest) -> str:
+    return f"{t.column.name} matches regex {kql_string('(?i)' + t.regex())}"
+
+
+def allow_where(plan: Plan | None) -> str:
+    """``| where not(...)`` for the plan's exclusions; empty when there are none."""
+    pred = predicate(plan, _kql_test, indent="\n      ")
+    return f"| where not{pred}\n" if pred else ""
+
+
+def _plan(
+    spec: ExportSpec, rule_id: str, columns: dict[str, tuple[Column, ...]], event: str
+) -> Plan | None:
+    return spec.allowlist.plan(rule_id, columns, event) if spec.allowlist else None
+
+
 def _egress(spec: ExportSpec) -> str:
+    allow = allow_where(_plan(spec, "RH-SL-001", NET_COLUMNS, NET_EVENT))
     return (
         prelude(spec)
         + f"""let Lookback = 1d;
@@ -59,7 +118,7 @@ let Lookups = {_DNS_EVENTS}
          ProcessName = tolower(InitiatingProcessFileName);
 union Connections, Lookups
 | where not(ProcessName in (BrowserProcesses))
-| summarize FirstSeen = min(Timestamp), LastSeen = max(Timestamp), Events = count(),
+{allow}| summarize FirstSeen = min(Timestamp), LastSeen = max(Timestamp), Events = count(),
             Evidence = make_set(Evidence), Pids = make_set(InitiatingProcessId, 20),
             CommandLine = take_any(InitiatingProcessCommandLine),
             Account = take_any(InitiatingProcessAccountName),
@@ -82,7 +141,9 @@ def _cmdline(spec: ExportSpec) -> str:
 | where ProcessCommandLine matches regex CmdlineHostRegex
 | extend ProcessName = tolower(FileName)
 | where not(ProcessName in (BrowserProcesses))
-| summarize FirstSeen = min(Timestamp), LastSeen = max(Timestamp), Starts = count(),
+"""
+        + allow_where(_plan(spec, "RH-SL-002", PROC_COLUMNS, PROC_EVENT))
+        + """| summarize FirstSeen = min(Timestamp), LastSeen = max(Timestamp), Starts = count(),
             CommandLine = take_any(ProcessCommandLine), Pids = make_set(ProcessId, 20)
   by DeviceName, ProcessName, FolderPath, InitiatingProcessFileName
 | extend Severity = iff(ProcessName in (LolbinProcesses), "High", "Medium")
@@ -142,6 +203,7 @@ Runs
 def _beacon(spec: ExportSpec) -> str:
     b = spec.beacon
     moran = b.moran_z_expr("log(MeanGap) - LnMeanGap", "Gaps")
+    allow = allow_where(_plan(spec, "RH-SL-005", NET_COLUMNS, NET_EVENT))
     return (
         prelude(spec)
         + f"""let Lookback = {b.window_h}h;
@@ -158,7 +220,7 @@ let Events = union
 | where DestinationHost matches regex ServerlessHostRegex
 | extend ProcessName = tolower(InitiatingProcessFileName)
 | where not(ProcessName in (BrowserProcesses))
-| project Timestamp, DeviceName, ProcessName,
+{allow}| project Timestamp, DeviceName, ProcessName,
           ParentName = tolower(InitiatingProcessParentFileName), DestinationHost;
 // Check-ins: events of one group less than MergeSeconds apart are one check-in.
 let Gaps = Events
@@ -265,6 +327,10 @@ def render(spec: ExportSpec) -> Rendered:
                         "user-writable image folder context",
                     ],
                     sources=SOURCES_NET,
+                    allowlist=header_for(
+                        spec.allowlist,
+                        [p for p in [_plan(spec, "RH-SL-001", NET_COLUMNS, NET_EVENT)] if p],
+                    ),
                 )
             )
             + _egress(spec),
@@ -282,6 +348,10 @@ def render(spec: ExportSpec) -> Rendered:
                     "(label-bounded regex).",
                     loses=["the engine also extracts and reports the tenant"],
                     sources=["DeviceProcessEvents (ProcessCommandLine)"],
+                    allowlist=header_for(
+                        spec.allowlist,
+                        [p for p in [_plan(spec, "RH-SL-002", PROC_COLUMNS, PROC_EVENT)] if p],
+                    ),
                 )
             )
             + _cmdline(spec),
@@ -303,6 +373,7 @@ def render(spec: ExportSpec) -> Rendered:
                         "line (has), not on a parsed path",
                     ],
                     sources=[*SOURCES_NET, "DeviceProcessEvents", "DeviceFileEvents"],
+                    allowlist=skipped_header(spec.allowlist, "RH-SL-003", CHAIN_WHY),
                 )
             )
             + _chain(spec),
@@ -328,6 +399,7 @@ def render(spec: ExportSpec) -> Rendered:
                     ],
                     sources=SOURCES_NET,
                     tuning=["MinFleet, MaxHosts, MaxFleetFraction, Lookback"],
+                    allowlist=skipped_header(spec.allowlist, "RH-SL-004", RARITY_WHY),
                 )
             )
             + _rarity(spec),
@@ -358,6 +430,10 @@ def render(spec: ExportSpec) -> Rendered:
                     tuning=[
                         "MaxIntervalCv, MaxMoranZ, MinCheckins, MinHours at the top of the query"
                     ],
+                    allowlist=header_for(
+                        spec.allowlist,
+                        [p for p in [_plan(spec, "RH-SL-005", NET_COLUMNS, NET_EVENT)] if p],
+                    ),
                 )
             )
             + _beacon(spec),
@@ -639,6 +715,7 @@ def render_cloud(spec: ExportSpec) -> list[ExportFile]:
                     + (", ".join(spec.deployers) if spec.deployers else "none (--config)"),
                     "Lookback bounds the 'established' baseline (the engine uses all data)",
                 ],
+                allowlist=skipped_header(spec.allowlist, rule_id, CLOUD_WHY),
             )
         )
 

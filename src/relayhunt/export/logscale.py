@@ -9,6 +9,17 @@ from __future__ import annotations
 
 import re
 
+from relayhunt.export.allowlist import (
+    CHAIN_WHY,
+    RARITY_WHY,
+    Column,
+    GlobTest,
+    Plan,
+    header_for,
+    path_columns,
+    predicate,
+    skipped_header,
+)
 from relayhunt.export.common import (
     COMMON_LOSSES,
     ExportFile,
@@ -36,12 +47,57 @@ _JOIN_IMAGE = (
 )
 
 
-def _lookups(spec: ExportSpec) -> str:
+# -- the tuning file's allowlist (allowlist.py) ----------------------------------------
+
+DNS_COLUMNS: dict[str, tuple[Column, ...]] = {
+    "process": path_columns("ImageFileName"),
+    "parent": (Column("ParentBaseFileName", "name"),),
+    "host": (Column("ComputerName", "full"),),
+    "destination": (Column("DomainName", "host"),),
+    "command_line": (Column("CommandLine", "full"),),
+}
+"""DnsRequest joined to ProcessRollup2: the parent's file name only, no user name."""
+PROC_COLUMNS: dict[str, tuple[Column, ...]] = {
+    "process": path_columns("ImageFileName"),
+    "parent": (Column("ParentBaseFileName", "name"),),
+    "host": (Column("ComputerName", "full"),),
+    "command_line": (Column("CommandLine", "full"),),
+}
+"""ProcessRollup2: no destination (the engine's is the hostname taken from the command
+line), no user name."""
+DNS_EVENT = "Falcon DnsRequest + ProcessRollup2"
+PROC_EVENT = "Falcon ProcessRollup2"
+
+
+def _cql_test(t: GlobTest) -> str:
+    return f"{t.column.name} = {_regex(t.regex())}"
+
+
+def _plan(spec: ExportSpec, rule_id: str, proc: bool = False) -> Plan | None:
+    if spec.allowlist is None:
+        return None
+    if proc:
+        return spec.allowlist.plan(rule_id, PROC_COLUMNS, PROC_EVENT)
+    return spec.allowlist.plan(rule_id, DNS_COLUMNS, DNS_EVENT)
+
+
+def allow_filter(plan: Plan | None) -> str:
+    """``| not (...)`` for the plan's exclusions; empty when there are none."""
+    pred = predicate(plan, _cql_test, indent="\n    ")
+    return f"| not {pred}\n" if pred else ""
+
+
+def _allow_header(spec: ExportSpec, plans: list[Plan | None]) -> list[str]:
+    return header_for(spec.allowlist, [p for p in plans if p is not None])
+
+
+def _lookups(spec: ExportSpec, rule_id: str | None = None) -> str:
     return (
         "#event_simpleName=DnsRequest\n"
         f"| DomainName = {_regex(spec.host_regex())}\n"
         + _JOIN_IMAGE
         + f"| !in(field=process_name, values={_in(spec.browsers)}, ignoreCase=true)\n"
+        + (allow_filter(_plan(spec, rule_id)) if rule_id else "")
     )
 
 
@@ -92,7 +148,7 @@ def render(spec: ExportSpec) -> Rendered:
         ' | severity := "high"; * | severity := "medium" }\n'
     )
     egress = (
-        _lookups(spec)
+        _lookups(spec, "RH-SL-001")
         + "| groupBy([aid, ComputerName, ImageFileName, process_name, DomainName], function=["
         "count(as=lookups), min(@timestamp, as=first_seen), max(@timestamp, as=last_seen), "
         "collect([ContextProcessId, CommandLine])])\n" + sev
@@ -102,11 +158,12 @@ def render(spec: ExportSpec) -> Rendered:
         f"| CommandLine = {_regex(spec.cmdline_regex())}\n"
         '| process_name := lower(replace(field=ImageFileName, regex="^.*[\\\\\\\\/]", with=""))\n'
         f"| !in(field=process_name, values={_in(spec.browsers)}, ignoreCase=true)\n"
-        "| groupBy([aid, ComputerName, ImageFileName, process_name, ParentBaseFileName], "
+        + allow_filter(_plan(spec, "RH-SL-002", proc=True))
+        + "| groupBy([aid, ComputerName, ImageFileName, process_name, ParentBaseFileName], "
         "function=[count(as=starts), collect([CommandLine, TargetProcessId])])\n" + sev
     )
     beacon = (
-        _lookups(spec) + '| hour := formatTime("%Y-%m-%d %H", field=@timestamp)\n'
+        _lookups(spec, "RH-SL-005") + '| hour := formatTime("%Y-%m-%d %H", field=@timestamp)\n'
         "| groupBy([aid, ComputerName, ImageFileName, process_name, DomainName], function=["
         "count(as=checkins), count(hour, distinct=true, as=hours), "
         "min(@timestamp, as=first_seen), max(@timestamp, as=last_seen), "
@@ -135,6 +192,7 @@ def render(spec: ExportSpec) -> Rendered:
                         "search per hour",
                     ],
                     sources=src,
+                    allowlist=_allow_header(spec, [_plan(spec, "RH-SL-001")]),
                 )
             )
             + egress,
@@ -151,6 +209,7 @@ def render(spec: ExportSpec) -> Rendered:
                     detects="process starts with a catalogued hostname on the command line.",
                     loses=["tenant extraction"],
                     sources=["Falcon ProcessRollup2 (CommandLine)"],
+                    allowlist=_allow_header(spec, [_plan(spec, "RH-SL-002", proc=True)]),
                 )
             )
             + cmd,
@@ -173,6 +232,7 @@ def render(spec: ExportSpec) -> Rendered:
                         "the order is checked on the last lookup after the first start only",
                     ],
                     sources=src,
+                    allowlist=skipped_header(spec.allowlist, "RH-SL-003", CHAIN_WHY),
                 )
             )
             + _chain(spec),
@@ -195,6 +255,7 @@ def render(spec: ExportSpec) -> Rendered:
                         "engine's per-entry derivation",
                     ],
                     sources=src,
+                    allowlist=skipped_header(spec.allowlist, "RH-SL-004", RARITY_WHY),
                 )
             )
             + _rarity(spec),
@@ -218,6 +279,7 @@ def render(spec: ExportSpec) -> Rendered:
                         "p-values, periodogram, missed beats, pauses, fleet prevalence",
                     ],
                     sources=src,
+                    allowlist=_allow_header(spec, [_plan(spec, "RH-SL-005")]),
                 )
             )
             + beacon,

@@ -29,6 +29,7 @@ from relayhunt.detect import (
     serverless_egress,
 )
 from relayhunt.detect.base import Rule
+from relayhunt.export.allowlist import Allowlist
 
 EULER_GAMMA: Final = 0.5772156649015329
 PI2_6_MINUS_1: Final = 0.6449340668482264  # pi^2 / 6 - 1
@@ -121,6 +122,9 @@ class ExportSpec:
     deployers: tuple[str, ...] = ()
     """Principal globs (``*``, ``?``) expected to change functions: the tuning file's
     top-level ``deployers``, rendered into the RH-CP exports as exclusions."""
+    allowlist: Allowlist | None = None
+    """The tuning file's allowlist (active and expired entries, the date used), rendered
+    as exclusions (``allowlist.py``); None without ``--config``."""
 
     @property
     def plain_suffixes(self) -> tuple[str, ...]:
@@ -250,6 +254,7 @@ def build_spec(
     include_legacy: bool = False,
     beacon_spec: BeaconSpec | None = None,
     deployers: Sequence[str] = (),
+    allowlist: Allowlist | None = None,
 ) -> ExportSpec:
     """The export description from a catalog (the bundled one by default).
 
@@ -303,4 +308,5 @@ def build_spec(
         rules=rules,
         beacon=beacon_spec or BeaconSpec(),
         deployers=tuple(dict.fromkeys(deployers)),
+        allowlist=allowlist,
     )

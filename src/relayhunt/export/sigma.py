@@ -14,6 +14,15 @@ from typing import Any
 import yaml
 
 from relayhunt.export import cloud
+from relayhunt.export.allowlist import (
+    CLOUD_WHY,
+    Column,
+    Plan,
+    combined_regex,
+    path_columns,
+    sigma_glob,
+    skipped_header,
+)
 from relayhunt.export.common import ExportFile, Omission, Rendered, header_lines
 from relayhunt.export.escape import sigma_value
 from relayhunt.export.model import ExportRule, ExportSpec
@@ -52,6 +61,68 @@ def host_selections(spec: ExportSpec, field: str) -> dict[str, Any]:
     if regexes:
         sel["selection_host_regex"] = {f"{field}|re|i": regexes}
     return sel
+
+
+# -- the tuning file's allowlist -----------------------------------------------------------
+
+SYSMON_DNS: dict[str, tuple[Column, ...]] = {
+    "process": path_columns("Image"),
+    "host": (Column("Computer", "full"),),
+    "user": (Column("User", "user"),),
+    "destination": (Column("QueryName", "host"),),
+}
+SYSMON_NET: dict[str, tuple[Column, ...]] = {
+    "process": path_columns("Image"),
+    "host": (Column("Computer", "full"),),
+    "user": (Column("User", "user"),),
+}
+"""EID 3: DestinationHostname is a reverse lookup, not the name the engine matches."""
+SYSMON_PROC: dict[str, tuple[Column, ...]] = {
+    "process": path_columns("Image"),
+    "parent": path_columns("ParentImage"),
+    "host": (Column("Computer", "full"),),
+    "user": (Column("User", "user"),),
+    "command_line": (Column("CommandLine", "full"),),
+}
+"""EID 1: the engine's destination is the hostname taken from the command line; a
+per-event rule cannot tell which of the names on it an exclusion is about."""
+
+
+def _allow_filters(plan: Plan) -> dict[str, Any]:
+    """``filter_allow_<n>`` selections: one per entry (keys ANDed, values ORed)."""
+    out: dict[str, Any] = {}
+    for ex in plan.exclusions:
+        sel: dict[str, Any] = {}
+        for f in ex.fields:
+            (col,) = {c.name for c in f.columns()}
+            if all(t.column.kind == "full" for t in f.tests):
+                sel[col] = [sigma_glob(t.glob) for t in f.tests]
+            else:
+                sel[f"{col}|re|i"] = combined_regex(f)
+        out[f"filter_{ex.name}"] = sel
+    return out
+
+
+def _with_allow(detection: dict[str, Any], plan: Plan | None) -> dict[str, Any]:
+    """Add the allowlist filters to a detection: ``... and not 1 of filter_allow_*``."""
+    if plan is None or not plan.exclusions:
+        return detection
+    cond = detection["condition"]
+    rest = {k: v for k, v in detection.items() if k != "condition"}
+    return {**rest, **_allow_filters(plan), "condition": f"{cond} and not 1 of filter_allow_*"}
+
+
+CHAIN_WHY = (
+    "the chain is a correlation of three events (write, run, lookup) grouped by computer; "
+    "the engine suppresses the joined finding, and an exclusion on one base rule would "
+    "not be the same test"
+)
+BEACON_ALLOW_NOTE = (
+    "  - the exclusions drop lookups before they are counted; the correlation groups by "
+    "Computer, Image and QueryName, so an entry on process, host and destination removes "
+    "whole groups as the engine removes whole findings (a user glob drops events of that "
+    "user only: the engine tests one user per finding)"
+)
 
 
 def _base(
@@ -98,6 +169,9 @@ def render(spec: ExportSpec) -> Rendered:
     files: list[ExportFile] = []
     browser_filter = {"filter_browser": {"Image|endswith": _image_endings(spec.browsers)}}
     r1 = spec.rules["RH-SL-001"]
+    al = spec.allowlist
+    p1 = al.plan("RH-SL-001", SYSMON_DNS, "Sysmon EID 22 (dns_query)") if al else None
+    p1n = al.plan("RH-SL-001", SYSMON_NET, "Sysmon EID 3 (network_connection)") if al else None
     dns_detection = {
         **host_selections(spec, "QueryName"),
         **browser_filter,
@@ -114,7 +188,7 @@ def render(spec: ExportSpec) -> Rendered:
             "(PTR) lookup of the IP and for shared front ends names the CDN, not the tenant."
         ),
         logsource={"category": "dns_query", "product": "windows"},
-        detection=dns_detection,
+        detection=_with_allow(dns_detection, p1),
         level="medium",
         fields=["Image", "QueryName", "QueryResults", "ProcessGuid"],
     )
@@ -130,11 +204,14 @@ def render(spec: ExportSpec) -> Rendered:
             "misses most traffic and has low confidence. Prefer the dns_query rule."
         ),
         logsource={"category": "network_connection", "product": "windows"},
-        detection={
-            **host_selections(spec, "DestinationHostname"),
-            **browser_filter,
-            "condition": "1 of selection_host_* and not filter_browser",
-        },
+        detection=_with_allow(
+            {
+                **host_selections(spec, "DestinationHostname"),
+                **browser_filter,
+                "condition": "1 of selection_host_* and not filter_browser",
+            },
+            p1n,
+        ),
         level="low",
         fields=["Image", "DestinationHostname", "DestinationIp", "DestinationPort"],
     )
@@ -159,6 +236,7 @@ def render(spec: ExportSpec) -> Rendered:
                     sources=[
                         "Sysmon EID 22 (DnsQuery) with Image; EID 3 only as fallback",
                     ],
+                    allowlist=al.header([p for p in (p1, p1n) if p]) if al else (),
                 ),
                 [dns_doc, net_doc],
             ),
@@ -166,6 +244,7 @@ def render(spec: ExportSpec) -> Rendered:
     )
 
     r2 = spec.rules["RH-SL-002"]
+    p2 = al.plan("RH-SL-002", SYSMON_PROC, "Sysmon EID 1 (process_creation)") if al else None
     cmd_doc = _base(
         spec,
         r2,
@@ -173,11 +252,14 @@ def render(spec: ExportSpec) -> Rendered:
         title=r2.title,
         description=r2.description,
         logsource={"category": "process_creation", "product": "windows"},
-        detection={
-            "selection": {"CommandLine|re|i": spec.cmdline_regex().removeprefix("(?i)")},
-            "filter_browser": {"Image|endswith": _image_endings(spec.browsers)},
-            "condition": "selection and not filter_browser",
-        },
+        detection=_with_allow(
+            {
+                "selection": {"CommandLine|re|i": spec.cmdline_regex().removeprefix("(?i)")},
+                "filter_browser": {"Image|endswith": _image_endings(spec.browsers)},
+                "condition": "selection and not filter_browser",
+            },
+            p2,
+        ),
         level="medium",
         fields=["Image", "CommandLine", "ParentImage", "User"],
     )
@@ -195,6 +277,7 @@ def render(spec: ExportSpec) -> Rendered:
                     "on its command line (label-bounded regex).",
                     loses=["severity raised for LOLBins", "grouping of repeated starts"],
                     sources=["Sysmon EID 1 / Security 4688 with command line"],
+                    allowlist=al.header([p2]) if al and p2 else (),
                 ),
                 [cmd_doc],
             ),
@@ -291,6 +374,7 @@ def render(spec: ExportSpec) -> Rendered:
                         "the high-severity variant without a file write",
                     ],
                     sources=["Sysmon EID 11, EID 1, EID 22"],
+                    allowlist=al.header([al.skipped_all("RH-SL-003", CHAIN_WHY)]) if al else (),
                 ),
                 [corr3, write_doc, run_doc, dns3_doc],
             ),
@@ -299,6 +383,7 @@ def render(spec: ExportSpec) -> Rendered:
 
     r5 = spec.rules["RH-SL-005"]
     b = spec.beacon
+    p5 = al.plan("RH-SL-005", SYSMON_DNS, "Sysmon EID 22 (dns_query)") if al else None
     base5 = _base(
         spec,
         r5,
@@ -306,7 +391,7 @@ def render(spec: ExportSpec) -> Rendered:
         title="Non-browser process resolves a serverless hostname (beacon base rule)",
         description="Base rule of the RH-SL-005 correlation.",
         logsource={"category": "dns_query", "product": "windows"},
-        detection=dns_detection,
+        detection=_with_allow(dns_detection, p5),
         level="low",
         fields=["Image", "QueryName"],
     )
@@ -355,6 +440,7 @@ def render(spec: ExportSpec) -> Rendered:
                         f"raise condition gte ({b.min_checkins}) or shorten the timespan for "
                         "chatty developer tools"
                     ],
+                    allowlist=([*al.header([p5] if p5 else []), BEACON_ALLOW_NOTE] if al else ()),
                 ),
                 [corr5, base5],
             ),
@@ -437,6 +523,7 @@ def _cloud_header(
             "deployer globs rendered in: "
             + (", ".join(spec.deployers) if spec.deployers else "none (pass --config)")
         ],
+        allowlist=skipped_header(spec.allowlist, rule.id, CLOUD_WHY),
     )
 
 

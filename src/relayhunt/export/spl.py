@@ -6,6 +6,18 @@ from __future__ import annotations
 import re
 
 from relayhunt.export import cloud
+from relayhunt.export.allowlist import (
+    CHAIN_WHY,
+    CLOUD_WHY,
+    RARITY_WHY,
+    Column,
+    GlobTest,
+    Plan,
+    header_for,
+    path_columns,
+    predicate,
+    skipped_header,
+)
 from relayhunt.export.common import (
     COMMON_LOSSES,
     ExportFile,
@@ -32,13 +44,58 @@ def _in(values: tuple[str, ...]) -> str:
     return "(" + ", ".join(spl_string(v) for v in values) + ")"
 
 
-def _lookups(spec: ExportSpec) -> str:
+# -- the tuning file's allowlist (allowlist.py) ----------------------------------------
+
+DNS_COLUMNS: dict[str, tuple[Column, ...]] = {
+    "process": path_columns("Image"),
+    "user": (Column("User", "user"),),
+    "host": (Column("Computer", "full"),),
+    "destination": (Column("query", "host"),),
+}
+"""Sysmon EID 22 (Splunk Add-on for Sysmon field names): no parent, no command line."""
+PROC_COLUMNS: dict[str, tuple[Column, ...]] = {
+    "process": path_columns("Image"),
+    "parent": path_columns("ParentImage"),
+    "user": (Column("User", "user"),),
+    "host": (Column("Computer", "full"),),
+    "command_line": (Column("CommandLine", "full"),),
+}
+"""Sysmon EID 1: no destination (the engine's is the hostname taken from the command line)."""
+DNS_EVENT = "Sysmon EID 22"
+PROC_EVENT = "Sysmon EID 1"
+
+
+def _spl_test(t: GlobTest) -> str:
+    # coalesce: a missing field must make the test false, not null (NOT null drops events)
+    return f'match(coalesce({t.column.name}, ""), {spl_string("(?i)" + t.regex())})'
+
+
+def _plan(spec: ExportSpec, rule_id: str, proc: bool = False) -> Plan | None:
+    if spec.allowlist is None:
+        return None
+    if proc:
+        return spec.allowlist.plan(rule_id, PROC_COLUMNS, PROC_EVENT)
+    return spec.allowlist.plan(rule_id, DNS_COLUMNS, DNS_EVENT)
+
+
+def allow_where(plan: Plan | None) -> str:
+    """``| where NOT (...)`` for the plan's exclusions; empty when there are none."""
+    pred = predicate(plan, _spl_test, and_=" AND ", or_=" OR ", indent="\n    ")
+    return f"| where NOT {pred}\n" if pred else ""
+
+
+def _allow_header(spec: ExportSpec, plans: list[Plan | None]) -> list[str]:
+    return header_for(spec.allowlist, [p for p in plans if p is not None])
+
+
+def _lookups(spec: ExportSpec, rule_id: str | None = None) -> str:
     return (
         f"{SYSMON} EventCode=22\n"
         '| eval query=lower(trim(QueryName, "."))\n'
         f"| where match(query, {spl_string(spec.host_regex())})\n"
         + _procname("Image")
         + f"| where NOT process_name IN {_in(spec.browsers)}\n"
+        + (allow_where(_plan(spec, rule_id)) if rule_id else "")
     )
 
 
@@ -110,7 +167,7 @@ def render(spec: ExportSpec) -> Rendered:
     r1, r2, r5 = (spec.rules[i] for i in ("RH-SL-001", "RH-SL-002", "RH-SL-005"))
     b = spec.beacon
     egress = (
-        _lookups(spec)
+        _lookups(spec, "RH-SL-001")
         + "| stats min(_time) as first_seen, max(_time) as last_seen, count as lookups, "
         "values(ProcessId) as pids, values(QueryResults) as answers "
         "by host, process_name, Image, query\n"
@@ -122,12 +179,13 @@ def render(spec: ExportSpec) -> Rendered:
         f"| where match(CommandLine, {spl_string(spec.cmdline_regex())})\n"
         + _procname("Image")
         + f"| where NOT process_name IN {_in(spec.browsers)}\n"
-        "| stats min(_time) as first_seen, max(_time) as last_seen, count as starts, "
+        + allow_where(_plan(spec, "RH-SL-002", proc=True))
+        + "| stats min(_time) as first_seen, max(_time) as last_seen, count as starts, "
         "values(CommandLine) as command_lines by host, process_name, Image, ParentImage\n"
         f'| eval severity=if(process_name IN {_in(spec.all_lolbins)}, "high", "medium")\n'
     )
     beacon = (
-        _lookups(spec) + "| sort 0 host, Image, query, _time\n"
+        _lookups(spec, "RH-SL-005") + "| sort 0 host, Image, query, _time\n"
         "| streamstats current=f window=1 last(_time) as prev_time by host, Image, query\n"
         "| eval gap=_time-prev_time\n"
         f"| where isnull(gap) OR gap >= {b.merge_s}\n"
@@ -162,6 +220,7 @@ def render(spec: ExportSpec) -> Rendered:
                     "DestinationHostname); High for LOLBins.",
                     loses=[*COMMON_LOSSES],
                     sources=src,
+                    allowlist=_allow_header(spec, [_plan(spec, "RH-SL-001")]),
                 )
             )
             + egress,
@@ -178,6 +237,7 @@ def render(spec: ExportSpec) -> Rendered:
                     detects="process starts with a catalogued hostname on the command line.",
                     loses=["tenant extraction"],
                     sources=["Sysmon EID 1 (CommandLine)"],
+                    allowlist=_allow_header(spec, [_plan(spec, "RH-SL-002", proc=True)]),
                 )
             )
             + cmd,
@@ -200,6 +260,7 @@ def render(spec: ExportSpec) -> Rendered:
                         "and its time is not checked against the run",
                     ],
                     sources=["Sysmon EID 1, 11 and 22 (Splunk Add-on for Sysmon)"],
+                    allowlist=skipped_header(spec.allowlist, "RH-SL-003", CHAIN_WHY),
                 )
             )
             + _chain(spec),
@@ -222,6 +283,7 @@ def render(spec: ExportSpec) -> Rendered:
                         "the fleet is the hosts with Sysmon events in the search range",
                     ],
                     sources=[f"Sysmon via the Splunk Add-on for Sysmon ({SYSMON})"],
+                    allowlist=skipped_header(spec.allowlist, "RH-SL-004", RARITY_WHY),
                     tuning=["the numbers in the rare/new evals"],
                 )
             )
@@ -247,6 +309,7 @@ def render(spec: ExportSpec) -> Rendered:
                         "payload regularity (EID 22 has no bytes), fleet prevalence",
                     ],
                     sources=src,
+                    allowlist=_allow_header(spec, [_plan(spec, "RH-SL-005")]),
                     tuning=["the numbers in the final where clause"],
                 )
             )
@@ -420,6 +483,7 @@ def render_cloud(spec: ExportSpec) -> list[ExportFile]:
                     + (", ".join(spec.deployers) if spec.deployers else "none (--config)"),
                     "the search time range is the 'established' baseline",
                 ],
+                allowlist=skipped_header(spec.allowlist, rule_id, CLOUD_WHY),
             )
         )
 

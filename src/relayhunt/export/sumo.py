@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+from relayhunt.export.allowlist import (
+    CHAIN_WHY,
+    RARITY_WHY,
+    Column,
+    GlobTest,
+    Plan,
+    header_for,
+    path_columns,
+    predicate,
+    skipped_header,
+)
 from relayhunt.export.common import (
     COMMON_LOSSES,
     ExportFile,
@@ -27,7 +38,49 @@ def _in(values: tuple[str, ...]) -> str:
     return "(" + ", ".join(sumo_string(v) for v in values) + ")"
 
 
-def _lookups(spec: ExportSpec) -> str:
+# -- the tuning file's allowlist (allowlist.py) ----------------------------------------
+
+DNS_COLUMNS: dict[str, tuple[Column, ...]] = {
+    "process": path_columns("image"),
+    "host": (Column("computer", "full"),),
+    "destination": (Column("query", "host"),),
+}
+"""The fields the Sysmon XML queries parse: image, computer and the query (no parent, user
+or command line on EID 22 here)."""
+PROC_COLUMNS: dict[str, tuple[Column, ...]] = {
+    "process": path_columns("image"),
+    "host": (Column("computer", "full"),),
+    "command_line": (Column("command_line", "full"),),
+}
+"""EID 1 as parsed here: no parent or user; no destination (the engine's is the hostname
+taken from the command line)."""
+DNS_EVENT = "Sysmon EID 22 (XML, parsed image/computer/query)"
+PROC_EVENT = "Sysmon EID 1 (XML, parsed image/computer/command line)"
+
+
+def _sumo_test(t: GlobTest) -> str:
+    return f"{t.column.name} matches {_regex('(?i)' + t.regex())}"
+
+
+def _plan(spec: ExportSpec, rule_id: str, proc: bool = False) -> Plan | None:
+    if spec.allowlist is None:
+        return None
+    if proc:
+        return spec.allowlist.plan(rule_id, PROC_COLUMNS, PROC_EVENT)
+    return spec.allowlist.plan(rule_id, DNS_COLUMNS, DNS_EVENT)
+
+
+def allow_where(plan: Plan | None) -> str:
+    """``| where !(...)`` for the plan's exclusions; empty when there are none."""
+    pred = predicate(plan, _sumo_test, indent="\n    ")
+    return f"| where !{pred}\n" if pred else ""
+
+
+def _allow_header(spec: ExportSpec, plans: list[Plan | None]) -> list[str]:
+    return header_for(spec.allowlist, [p for p in plans if p is not None])
+
+
+def _lookups(spec: ExportSpec, rule_id: str | None = None) -> str:
     return (
         f'{SCOPE} "<EventID>22</EventID>"\n'
         "| parse \"<Data Name='QueryName'>*</Data>\" as query\n"
@@ -37,6 +90,7 @@ def _lookups(spec: ExportSpec) -> str:
         f"| where query matches {_regex(spec.host_regex())}\n"
         + _procname()
         + f"| where !(process_name in {_in(spec.browsers)})\n"
+        + (allow_where(_plan(spec, rule_id)) if rule_id else "")
     )
 
 
@@ -89,7 +143,7 @@ def render(spec: ExportSpec) -> Rendered:
     b = spec.beacon
     sev = f'| if(process_name in {_in(spec.all_lolbins)}, "high", "medium") as severity\n'
     egress = (
-        _lookups(spec)
+        _lookups(spec, "RH-SL-001")
         + "| count as lookups, min(_messagetime) as first_seen, max(_messagetime) as last_seen "
         "by computer, image, process_name, query\n" + sev
     )
@@ -101,10 +155,12 @@ def render(spec: ExportSpec) -> Rendered:
         f"| where command_line matches {_regex(spec.cmdline_regex())}\n"
         + _procname()
         + f"| where !(process_name in {_in(spec.browsers)})\n"
-        "| count as starts by computer, image, process_name, command_line\n" + sev
+        + allow_where(_plan(spec, "RH-SL-002", proc=True))
+        + "| count as starts by computer, image, process_name, command_line\n"
+        + sev
     )
     beacon = (
-        _lookups(spec) + "| sort by computer, image, query, _messagetime asc\n"
+        _lookups(spec, "RH-SL-005") + "| sort by computer, image, query, _messagetime asc\n"
         "| diff _messagetime by computer, image, query as gap_ms\n"
         f"| where isNull(gap_ms) or gap_ms >= {int(b.merge_s * 1000)}\n"
         '| formatDate(_messagetime, "yyyy-MM-dd HH") as hour\n'
@@ -136,6 +192,7 @@ def render(spec: ExportSpec) -> Rendered:
                     "EID 22 QueryName, not EID 3's reverse-DNS DestinationHostname).",
                     loses=[*COMMON_LOSSES],
                     sources=src,
+                    allowlist=_allow_header(spec, [_plan(spec, "RH-SL-001")]),
                 )
             )
             + egress,
@@ -152,6 +209,7 @@ def render(spec: ExportSpec) -> Rendered:
                     detects="process starts with a catalogued hostname on the command line.",
                     loses=["grouping per parent", "tenant extraction"],
                     sources=src,
+                    allowlist=_allow_header(spec, [_plan(spec, "RH-SL-002", proc=True)]),
                 )
             )
             + cmd,
@@ -174,6 +232,7 @@ def render(spec: ExportSpec) -> Rendered:
                         "the order is checked on the last lookup after the first start only",
                     ],
                     sources=src,
+                    allowlist=skipped_header(spec.allowlist, "RH-SL-003", CHAIN_WHY),
                 )
             )
             + _chain(spec),
@@ -198,6 +257,7 @@ def render(spec: ExportSpec) -> Rendered:
                         "the host list: first() and last() name the (at most two) computers",
                     ],
                     sources=["Sysmon XML in a Sumo source category matching *sysmon* (EID 22)"],
+                    allowlist=skipped_header(spec.allowlist, "RH-SL-004", RARITY_WHY),
                 )
             )
             + _rarity(spec),
@@ -221,6 +281,7 @@ def render(spec: ExportSpec) -> Rendered:
                         "payload sizes (EID 22 has none), fleet prevalence",
                     ],
                     sources=src,
+                    allowlist=_allow_header(spec, [_plan(spec, "RH-SL-005")]),
                 )
             )
             + beacon,

@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+from relayhunt.export.allowlist import (
+    CHAIN_WHY,
+    RARITY_WHY,
+    Column,
+    GlobTest,
+    Plan,
+    header_for,
+    path_columns,
+    predicate,
+    skipped_header,
+)
 from relayhunt.export.common import (
     COMMON_LOSSES,
     ExportFile,
@@ -41,6 +52,48 @@ def _name(rule_id: str, suffix: str) -> str:
     return "relayhunt_" + rule_id.lower().replace("-", "_") + "_" + suffix
 
 
+# -- the tuning file's allowlist (allowlist.py) ----------------------------------------
+
+DNS_COLUMNS: dict[str, tuple[Column, ...]] = {
+    "process": path_columns("$e.principal.process.file.full_path"),
+    "host": (Column("$e.principal.hostname", "full"),),
+    "destination": (Column("$e.network.dns.questions.name", "host"),),
+}
+"""UDM NETWORK_DNS: the parent, user and command line are not reliably populated on DNS
+events, so entries that name them are not rendered."""
+PROC_COLUMNS: dict[str, tuple[Column, ...]] = {
+    "process": path_columns("$e.target.process.file.full_path"),
+    "parent": path_columns("$e.principal.process.file.full_path"),
+    "host": (Column("$e.principal.hostname", "full"),),
+    "command_line": (Column("$e.target.process.command_line", "full"),),
+}
+"""UDM PROCESS_LAUNCH: the launching process is the principal; no destination."""
+DNS_EVENT = "UDM NETWORK_DNS"
+PROC_EVENT = "UDM PROCESS_LAUNCH"
+
+
+def _yl_test(t: GlobTest) -> str:
+    return f"{t.column.name} = {_regex(t.regex())}"
+
+
+def _plan(spec: ExportSpec, rule_id: str, proc: bool = False) -> Plan | None:
+    if spec.allowlist is None:
+        return None
+    if proc:
+        return spec.allowlist.plan(rule_id, PROC_COLUMNS, PROC_EVENT)
+    return spec.allowlist.plan(rule_id, DNS_COLUMNS, DNS_EVENT)
+
+
+def allow_line(plan: Plan | None) -> str:
+    """``not (...)`` in the events section; empty when nothing is excluded."""
+    pred = predicate(plan, _yl_test, indent="\n      ")
+    return f"    not {pred}\n" if pred else ""
+
+
+def _allow_header(spec: ExportSpec, plans: list[Plan | None]) -> list[str]:
+    return header_for(spec.allowlist, [p for p in plans if p is not None])
+
+
 def render(spec: ExportSpec) -> Rendered:
     r1, r2, r5 = (spec.rules[i] for i in ("RH-SL-001", "RH-SL-002", "RH-SL-005"))
     b = spec.beacon
@@ -51,7 +104,8 @@ def render(spec: ExportSpec) -> Rendered:
         '    $e.metadata.event_type = "NETWORK_DNS"\n'
         f"    $e.network.dns.questions.name = {host_re}\n"
         f"    not $e.principal.process.file.full_path = {browser}\n"
-        "    $e.principal.hostname = $host\n"
+        + allow_line(_plan(spec, "RH-SL-001"))
+        + "    $e.principal.hostname = $host\n"
         "  match:\n    $host over 1h\n"
         "  outcome:\n"
         "    $lookups = count($e.metadata.id)\n"
@@ -64,7 +118,8 @@ def render(spec: ExportSpec) -> Rendered:
         '    $e.metadata.event_type = "PROCESS_LAUNCH"\n'
         f"    $e.target.process.command_line = {_regex(spec.cmdline_regex())}\n"
         f"    not $e.target.process.file.full_path = {browser}\n"
-        "  condition:\n    $e\n}\n"
+        + allow_line(_plan(spec, "RH-SL-002", proc=True))
+        + "  condition:\n    $e\n}\n"
     )
     beacon = (
         f"rule {_name(r5.id, 'beacon')} {{\n"
@@ -73,7 +128,8 @@ def render(spec: ExportSpec) -> Rendered:
         '    $e.metadata.event_type = "NETWORK_DNS"\n'
         f"    $e.network.dns.questions.name = {host_re}\n"
         f"    not $e.principal.process.file.full_path = {browser}\n"
-        "    $e.principal.hostname = $host\n"
+        + allow_line(_plan(spec, "RH-SL-005"))
+        + "    $e.principal.hostname = $host\n"
         "    $e.principal.process.file.full_path = $image\n"
         "    $e.network.dns.questions.name = $name\n"
         f"  match:\n    $host, $image, $name over {b.window_h}h\n"
@@ -153,6 +209,7 @@ def render(spec: ExportSpec) -> Rendered:
                     "detection per host and hour.",
                     loses=[*COMMON_LOSSES, "LOLBin severity"],
                     sources=src,
+                    allowlist=_allow_header(spec, [_plan(spec, "RH-SL-001")]),
                 )
             )
             + egress,
@@ -169,6 +226,7 @@ def render(spec: ExportSpec) -> Rendered:
                     detects="process launches with a catalogued hostname on the command line.",
                     loses=["grouping", "LOLBin severity"],
                     sources=["UDM PROCESS_LAUNCH with target.process.command_line"],
+                    allowlist=_allow_header(spec, [_plan(spec, "RH-SL-002", proc=True)]),
                 )
             )
             + cmd,
@@ -195,6 +253,7 @@ def render(spec: ExportSpec) -> Rendered:
                         "UDM FILE_CREATION, PROCESS_LAUNCH and NETWORK_DNS events with "
                         "product_specific_process_id (WINDOWS_SYSMON parser)"
                     ],
+                    allowlist=skipped_header(spec.allowlist, "RH-SL-003", CHAIN_WHY),
                 )
             )
             + chain,
@@ -220,6 +279,7 @@ def render(spec: ExportSpec) -> Rendered:
                         "whole data",
                     ],
                     sources=src,
+                    allowlist=skipped_header(spec.allowlist, "RH-SL-004", RARITY_WHY),
                 )
             )
             + rarity,
@@ -241,6 +301,7 @@ def render(spec: ExportSpec) -> Rendered:
                         "payload sizes, fleet prevalence",
                     ],
                     sources=src,
+                    allowlist=_allow_header(spec, [_plan(spec, "RH-SL-005")]),
                 )
             )
             + beacon,
