@@ -5,12 +5,14 @@
 
 Stages: ingest (file -> store), enrich (attribution, catalog match, process classes),
 detect (every rule of profile ``all``), correlate. Peak memory is the process's maximum
-resident set size.
+resident set size. CPU seconds (all threads of the process) are printed next to the wall
+time: on a shared machine they vary far less than the wall time does.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import time
 from pathlib import Path
@@ -23,35 +25,53 @@ from relayhunt.ingest import ingest
 from relayhunt.store import Store
 
 
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _stage(name: str, timings: dict[str, float], cpu: dict[str, float]) -> None:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"[{name}] {timings[name]:.1f} s, {cpu[name]:.1f} CPU s, peak RSS so far {peak:,.0f} MB",
+        flush=True,
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("paths", nargs="+", type=Path)
     ap.add_argument("--memory-limit", default="4GB")
     args = ap.parse_args()
     timings: dict[str, float] = {}
+    cpu: dict[str, float] = {}
     with Store(memory_limit=args.memory_limit) as store:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), _cpu()
         result = ingest([str(p) for p in args.paths], store)
-        timings["ingest"] = time.perf_counter() - t
-        t = time.perf_counter()
+        timings["ingest"], cpu["ingest"] = time.perf_counter() - t, _cpu() - c
+        _stage("ingest", timings, cpu)
+        t, c = time.perf_counter(), _cpu()
         prepare(store.con)
-        timings["enrich"] = time.perf_counter() - t
-        t = time.perf_counter()
+        timings["enrich"], cpu["enrich"] = time.perf_counter() - t, _cpu() - c
+        _stage("enrich", timings, cpu)
+        t, c = time.perf_counter(), _cpu()
         counts = run_rules(store.con, rules())
-        timings["detect"] = time.perf_counter() - t
-        t = time.perf_counter()
+        timings["detect"], cpu["detect"] = time.perf_counter() - t, _cpu() - c
+        _stage("detect", timings, cpu)
+        t, c = time.perf_counter(), _cpu()
         store.con.execute("CREATE OR REPLACE TABLE findings AS SELECT * FROM findings_all")
         correlate(store.con)
-        timings["correlate"] = time.perf_counter() - t
+        timings["correlate"], cpu["correlate"] = time.perf_counter() - t, _cpu() - c
+        _stage("correlate", timings, cpu)
         incidents = store.count("incidents")
     total = sum(timings.values())
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"records: {result.records:,}")
-    print("| stage | seconds | records/s |")
-    print("|---|---:|---:|")
+    print(f"records: {result.records:,}; load average at the end: {os.getloadavg()[0]:.1f}")
+    print("| stage | seconds | CPU seconds | records/s |")
+    print("|---|---:|---:|---:|")
     for stage, sec in timings.items():
-        print(f"| {stage} | {sec:.1f} | {result.records / sec:,.0f} |")
-    print(f"| total | {total:.1f} | {result.records / total:,.0f} |")
+        print(f"| {stage} | {sec:.1f} | {cpu[stage]:.1f} | {result.records / sec:,.0f} |")
+    print(f"| total | {total:.1f} | {sum(cpu.values()):.1f} | {result.records / total:,.0f} |")
     print(f"findings per rule: {counts}; incidents: {incidents}; peak RSS {peak_mb:,.0f} MB")
 
 

@@ -6,8 +6,10 @@
 
 Each measurement runs ``relayhunt normalize FILE --quiet --out STORE.duckdb`` in its own
 process; wall time is the whole command (start-up included) and peak memory is that
-process's maximum resident set size (``wait4``). Events/s counts the records the run
-read, as reported in its ``ingest_files`` table.
+process's maximum resident set size (``wait4``), CPU seconds its user + system time (all
+threads; steadier than the wall time on a shared machine), load the 1-minute load average
+when it ended. Events/s counts the records the run read, as reported in its
+``ingest_files`` table.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ def measure(path: Path, *, out_suffix: str = ".parquet") -> dict[str, float]:
         "seconds": wall,
         "rate": float(records[0] or 0) / wall,
         "peak_mb": usage.ru_maxrss / 1024,
+        "cpu": usage.ru_utime + usage.ru_stime,
     }
 
 
@@ -94,14 +97,17 @@ def main() -> None:
     if args.big_gb:
         args.workdir.mkdir(parents=True, exist_ok=True)
         files.append(big_input(args.big_gb, args.workdir))
-    print("| input | MB | records | stored | issues | seconds | records/s | peak RSS MB |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| input | MB | records | stored | issues | seconds | CPU s | records/s | "
+        "peak RSS MB | load |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for f in files:
         r = measure(f)
         print(
             f"| {f.name} | {r['mb']:,.0f} | {r['records']:,.0f} | {r['stored']:,.0f} | "
-            f"{r['issues']:,.0f} | {r['seconds']:.1f} | {r['rate']:,.0f} | "
-            f"{r['peak_mb']:,.0f} |",
+            f"{r['issues']:,.0f} | {r['seconds']:.1f} | {r['cpu']:.1f} | {r['rate']:,.0f} | "
+            f"{r['peak_mb']:,.0f} | {os.getloadavg()[0]:.1f} |",
             flush=True,
         )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
@@ -15,8 +16,119 @@ from relayhunt.sources import registry
 from relayhunt.sources.base import DEFAULT_MAX_RECORD_BYTES, Head, IngestContext, InputFile, Source
 from relayhunt.store import Store
 
-ProgressFn = Callable[[str, int, int], None]
-"""Called after each file with (file, bytes read so far, records so far)."""
+
+@dataclass(frozen=True)
+class IngestProgress:
+    """Where an ingest stands; handed to a :data:`ProgressFn`."""
+
+    file: str
+    """The file being read (as displayed: the path given, a walked member, or ``-``)."""
+    file_size: int | None
+    """Its size on disk when that measures the work (plain files); None for gzip/stdin."""
+    files_done: int
+    """Files finished so far (the current one included once ``file_done``)."""
+    file_bytes: int
+    """Bytes of the current file read so far (decompressed)."""
+    file_records: int
+    """Records of the current file seen so far."""
+    bytes_read: int
+    """Bytes read so far, all files."""
+    records: int
+    """Records seen so far, all files (stored, rejected and skipped alike)."""
+    seconds: float
+    """Since the ingest started."""
+    file_done: bool = False
+    """The current file is finished (its counts are final)."""
+    finished: bool = False
+    """The whole ingest is finished."""
+
+    @property
+    def records_per_second(self) -> float:
+        return self.records / self.seconds if self.seconds > 0 else 0.0
+
+
+ProgressFn = Callable[[IngestProgress], None]
+"""Called when a file starts, every ``progress_interval`` seconds while it is read (from
+a background thread), when it ends, and once at the end (``finished``)."""
+
+
+class _Reporter:
+    """Feeds a :data:`ProgressFn`: the readers update their context's counters; a daemon
+    thread samples them, so readers need no hook of their own."""
+
+    def __init__(self, fn: ProgressFn, interval: float) -> None:
+        self._fn = fn
+        self._interval = interval
+        self._lock = threading.Lock()
+        self._t0 = time.perf_counter()
+        self._bytes = 0  # finished files
+        self._records = 0
+        self._files_done = 0
+        self._ctx: IngestContext | None = None
+        self._live = False  # the current file is being read (not yet in the totals)
+        self._size: int | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if interval > 0:
+            self._thread = threading.Thread(
+                target=self._tick, name="relayhunt-progress", daemon=True
+            )
+            self._thread.start()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self._emit()
+            except Exception:  # a failing display must not print a thread's traceback
+                return
+
+    def _emit(self, *, file_done: bool = False, finished: bool = False) -> None:
+        with self._lock:
+            ctx = self._ctx
+            if ctx is None and not finished:
+                return
+            fb = ctx.bytes_read if ctx is not None else 0
+            fr = ctx.records_seen if ctx is not None else 0
+            if file_done or finished or not self._live:
+                # A finished file's counts are in the totals already.
+                fb_total, fr_total = self._bytes, self._records
+            else:
+                fb_total, fr_total = self._bytes + fb, self._records + fr
+            snap = IngestProgress(
+                file=ctx.file.display if ctx is not None else "",
+                file_size=self._size,
+                files_done=self._files_done,
+                file_bytes=fb,
+                file_records=fr,
+                bytes_read=fb_total,
+                records=fr_total,
+                seconds=time.perf_counter() - self._t0,
+                file_done=file_done,
+                finished=finished,
+            )
+            self._fn(snap)
+
+    def start_file(self, ctx: IngestContext) -> None:
+        with self._lock:
+            self._ctx = ctx
+            self._live = True
+            inp = ctx.file
+            self._size = inp.size if not inp.compressed and inp.display != "-" else None
+        self._emit()
+
+    def end_file(self, ctx: IngestContext) -> None:
+        with self._lock:
+            self._bytes += ctx.bytes_read
+            self._records += ctx.records_seen
+            self._files_done += 1
+            self._live = False
+        self._emit(file_done=True)
+
+    def finish(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self._emit(finished=True)
 
 
 @dataclass
@@ -103,11 +215,39 @@ def ingest(
     readers: Sequence[Source] | None = None,
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
     progress: ProgressFn | None = None,
+    progress_interval: float = 0.25,
 ) -> IngestResult:
-    """Read every input into ``store``; never raises for bad input."""
+    """Read every input into ``store``; never raises for bad input.
+
+    ``progress`` is called with an :class:`IngestProgress` as files start and end and
+    every ``progress_interval`` seconds in between (0: only at file boundaries)."""
     readers = list(readers) if readers is not None else registry()
     result = IngestResult()
     t_all = time.perf_counter()
+    reporter = _Reporter(progress, progress_interval) if progress is not None else None
+    try:
+        _ingest_all(paths, store, readers, max_record_bytes, result, reporter)
+    finally:
+        if reporter is not None:
+            reporter.finish()
+    store.flush()
+    row = store.con.execute(
+        "SELECT count(DISTINCT log_file_path) FROM ingest_issues WHERE reason_code IN "
+        "(" + ", ".join(f"'{r}'" for r in sorted(FILE_LEVEL_REASONS)) + ")"
+    ).fetchone()
+    result.unreadable = int(row[0]) if row else 0
+    result.seconds = time.perf_counter() - t_all
+    return result
+
+
+def _ingest_all(
+    paths: Sequence[str],
+    store: Store,
+    readers: Sequence[Source],
+    max_record_bytes: int,
+    result: IngestResult,
+    reporter: _Reporter | None,
+) -> None:
     with ExitStack() as stack:
         for inp in iter_paths(paths, store, stack):
             t0 = time.perf_counter()
@@ -132,6 +272,8 @@ def ingest(
                 head=head,
                 max_record_bytes=max_record_bytes,
             )
+            if reporter is not None:
+                reporter.start_file(ctx)
             if reader is None:
                 if head.data:
                     store.add_issue(
@@ -169,13 +311,5 @@ def ingest(
             store.record_skipped(inp.display, fmt or "unknown", ctx.skipped)
             result.records += ctx.records_seen
             result.bytes_read += ctx.bytes_read
-            if progress is not None:
-                progress(inp.display, result.bytes_read, result.records)
-    store.flush()
-    row = store.con.execute(
-        "SELECT count(DISTINCT log_file_path) FROM ingest_issues WHERE reason_code IN "
-        "(" + ", ".join(f"'{r}'" for r in sorted(FILE_LEVEL_REASONS)) + ")"
-    ).fetchone()
-    result.unreadable = int(row[0]) if row else 0
-    result.seconds = time.perf_counter() - t_all
-    return result
+            if reporter is not None:
+                reporter.end_file(ctx)

@@ -353,3 +353,28 @@ def test_event_time_with_offset_is_used() -> None:
     assert rows(s, "SELECT timestamp, event_id FROM dns") == [
         {"timestamp": dt.datetime(2026, 11, 3, 9, 1, 2), "event_id": "48216"}
     ]
+
+
+def test_unreadable_utc_time_is_a_located_warning_and_the_row_is_kept(tmp_path: Path) -> None:
+    # The mapping's own check (UtcTime) runs in the routing pass: one warning per record,
+    # separate from the numeric field check, each with its line.
+    original = _path(WLB, "winlogbeat_8")
+    lines = original.read_text(encoding="utf-8").splitlines()
+    docs = [json.loads(line) for line in lines]
+    docs[0]["winlog"]["event_data"]["UtcTime"] = "not a time"
+    docs[0]["winlog"]["event_data"]["ProcessId"] = "six"
+    docs[1]["winlog"]["event_data"]["UtcTime"] = "2026-13-45 99:99:99.000"
+    path = tmp_path / "winlogbeat.ndjson"
+    path.write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf-8")
+    s = load(path)
+    assert _counts(path) == _counts(original)
+    got = rows(
+        s,
+        "SELECT log_line, severity, reason FROM ingest_issues ORDER BY log_line, reason",
+    )
+    prefix = "field(s) not readable, stored as NULL: "
+    assert [(r["log_line"], r["severity"], r["reason"]) for r in got] == [
+        (1, "warning", prefix + "UtcTime=not a time (used the record time instead)"),
+        (1, "warning", prefix + "process_pid=six"),
+        (2, "warning", prefix + "UtcTime=2026-13-45 99:99:99.000 (used the record time instead)"),
+    ]
