@@ -104,7 +104,12 @@ def normalize(
     if issues is not None and issues.suffix.lower() not in (".csv", ".ndjson", ".jsonl", ".json"):
         _usage(f"--issues: unsupported extension {issues.suffix!r} (.csv, .ndjson)")
     with Store(db, memory_limit=memory_limit) as store:
-        result = ingest(_resolve(paths), store, max_record_bytes=max_record_bytes)
+        from relayhunt.progress import ingest_progress
+
+        with ingest_progress(quiet, after="writing" if out else "summarising") as progress:
+            result = ingest(
+                _resolve(paths), store, max_record_bytes=max_record_bytes, progress=progress
+            )
         if out is not None:
             try:
                 store.export(out)
@@ -210,6 +215,12 @@ def hunt(
     incidents_out: Annotated[
         Path | None, typer.Option("--incidents", help="Write incidents as NDJSON to FILE.")
     ] = None,
+    navigator: Annotated[
+        Path | None,
+        typer.Option(
+            "--navigator", help="Write an ATT&CK Navigator layer (JSON) of the techniques hit."
+        ),
+    ] = None,
     min_severity: Annotated[
         str | None,
         typer.Option(help="Drop findings below this severity (info|low|medium|high|critical)."),
@@ -245,14 +256,18 @@ def hunt(
         _usage("--profile must be default, compat or all")
     if config is not None and not config.is_file():
         _usage(f"--config: no such file: {config}")
+    from relayhunt.progress import ingest_progress
+
     try:
-        result = run_hunt(
-            _resolve(paths),
-            config,
-            profile=profile,
-            min_severity=min_severity,
-            store=Store(db, memory_limit=memory_limit),
-        )
+        with ingest_progress(quiet, after="analysing") as progress:
+            result = run_hunt(
+                _resolve(paths),
+                config,
+                profile=profile,
+                min_severity=min_severity,
+                store=Store(db, memory_limit=memory_limit),
+                progress=progress,
+            )
     except ConfigError as exc:
         err = _console(err=True)
         err.print(f"[red]config error[/red] in {terminal_safe(config)}:")
@@ -261,8 +276,14 @@ def hunt(
         raise typer.Exit(EXIT_USAGE) from None
     with result:
         try:
+            # the report's lineage plot (and `relayhunt report` later) wants grandparents
+            reported = result.findings
+            if json_out is not None or html_out is not None:
+                from relayhunt.report.context import with_process_ancestors
+
+                reported = with_process_ancestors(result.findings, result.store.con)
             if json_out is not None:
-                rndjson.write_findings(result.findings, json_out)
+                rndjson.write_findings(reported, json_out)
             if incidents_out is not None:
                 rndjson.write_incidents(result.incidents, incidents_out)
             if csv_out is not None:
@@ -270,10 +291,14 @@ def hunt(
             if html_out is not None:
                 rhtml.write_report(
                     html_out,
-                    findings=result.findings,
+                    findings=reported,
                     incidents=result.incidents,
                     summary=result.summary,
                 )
+            if navigator is not None:
+                from relayhunt.report.navigator import write_layer
+
+                write_layer(navigator, result.findings)
         except OSError as exc:
             _usage(f"cannot write output: {exc}")
         if not quiet:
@@ -302,12 +327,79 @@ def hunt(
                     f"{rejected} input record(s) rejected or damaged: run "
                     "`relayhunt normalize` on the same input for the details"
                 )
-            for written in (json_out, incidents_out, csv_out, html_out):
+            for written in (json_out, incidents_out, csv_out, html_out, navigator):
                 if written is not None:
                     out.print(f"wrote {terminal_safe(written)}")
         rejected = result.store.count("ingest_issues")
         code = exit_code(result.ingest, rejected, strict)
     raise typer.Exit(code)
+
+
+@app.command()
+def report(
+    findings: Annotated[
+        Path, typer.Argument(help="Findings NDJSON written by `hunt --json`.", show_default=False)
+    ],
+    incidents: Annotated[
+        Path | None,
+        typer.Option("--incidents", help="Incidents NDJSON written by `hunt --incidents`."),
+    ] = None,
+    html_out: Annotated[
+        Path | None, typer.Option("--html", help="Write the HTML report to FILE.")
+    ] = None,
+    navigator: Annotated[
+        Path | None,
+        typer.Option(
+            "--navigator", help="Write an ATT&CK Navigator layer (JSON) of the techniques hit."
+        ),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No console output.")] = False,
+) -> None:
+    """Re-render the HTML report (and/or a Navigator layer) from saved hunt output."""
+    import datetime as dt
+
+    from relayhunt.report import html as rhtml
+    from relayhunt.report import ndjson as rndjson
+    from relayhunt.report.navigator import write_layer
+
+    if html_out is None and navigator is None:
+        _usage("nothing to write: give --html FILE and/or --navigator FILE")
+    for path in (findings, incidents):
+        if path is not None and not path.is_file():
+            _console(err=True).print(f"[red]error:[/red] no such file: {terminal_safe(path)}")
+            raise typer.Exit(EXIT_INPUT)
+    try:
+        table = rndjson.read_findings(findings)
+        inc = (
+            rndjson.read_incidents(incidents)
+            if incidents is not None
+            else rndjson.empty_incidents()
+        )
+    except (ValueError, OSError) as exc:
+        _console(err=True).print(f"[red]error:[/red] {terminal_safe(exc)}")
+        raise typer.Exit(EXIT_INPUT) from None
+    summary: dict[str, object] = {
+        "inputs": [str(p) for p in (findings, incidents) if p is not None],
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "version": __version__,
+        "source": "re-rendered from saved findings (relayhunt report)",
+    }
+    if incidents is None:
+        summary["incidents"] = "not given (pass --incidents FILE)"
+    try:
+        if html_out is not None:
+            rhtml.write_report(html_out, findings=table, incidents=inc, summary=summary)
+        if navigator is not None:
+            write_layer(navigator, table)
+    except OSError as exc:
+        _usage(f"cannot write output: {exc}")
+    if not quiet:
+        out = _console()
+        out.print(f"{table.num_rows} finding(s), {inc.num_rows} incident(s)")
+        for written in (html_out, navigator):
+            if written is not None:
+                out.print(f"wrote {terminal_safe(written)}")
+    raise typer.Exit(EXIT_OK)
 
 
 def _pick(
@@ -538,6 +630,9 @@ def _mount_subapps() -> None:
         "export",
         help="Export the detections to Sigma, EQL, KQL, LogScale, YARA-L, Sumo Logic and SPL.",
     )(export_command)
+    from relayhunt.guides.cli import explain_command
+
+    app.command("explain", help="Show a rule and its investigation guide.")(explain_command)
 
 
 _mount_subapps()

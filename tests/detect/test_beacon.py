@@ -258,3 +258,57 @@ def test_thresholds_come_from_the_tuning_file() -> None:
     assert cfg.rule_thresholds("RH-SL-005") == {"min_checkins": 40, "min_significance": 9.5}
     with pytest.raises(ValueError, match="min_significance"):
         parse_config("version: 1\nrules:\n  RH-SL-005:\n    min_significance: -6\n", rules=registry)
+
+
+def test_finding_carries_the_plot_series_and_histogram(hunt: Any) -> None:
+    t = timing.sleep_jitter(60.0, 0.2, T0, T0 + 3 * 3600, rng(12))
+    (f,) = hunt([Flow("ws-1", PS, "z.edge-relay.workers.dev", t, sent=512.0, recv=2048.0)])
+    series, hist = f["stats"]["series"], f["stats"]["interval_histogram"]
+    n = t.size
+    assert series["n"] == n and series["shown"] == n and series["sampled"] is False
+    assert series["start"] == pytest.approx(t[0], abs=1e-3)
+    assert series["t"] == pytest.approx(list(np.round(t - t[0], 1)), abs=0.051)
+    # the interval before each check-in (-1 for the first), over the full data
+    assert series["iv"][0] == -1
+    assert series["iv"][1:] == pytest.approx(list(np.diff(t)), abs=0.051)
+    assert set(series["sent"]) == {512} and set(series["recv"]) == {2048}
+    # every interval is in a bin or counted above the range
+    assert len(hist["counts"]) == BeaconParams().histogram_bins
+    assert sum(hist["counts"]) + hist["above"] == n - 1
+    assert hist["lo"] == pytest.approx(float(np.diff(t).min()), abs=1e-3)
+    assert hist["width"] > 0
+
+
+def test_long_series_is_an_even_sample_that_says_so(hunt: Any) -> None:
+    t = timing.sleep_jitter(30.0, 0.1, T0, T0 + 2 * 86_400, rng(13))
+    assert t.size > 2 * BeaconParams().series_points
+    (f,) = hunt([Flow("ws-1", PS, "z.edge-relay.workers.dev", t, sent=None, recv=None)])
+    series = f["stats"]["series"]
+    m = BeaconParams().series_points
+    assert series["n"] == t.size and series["shown"] == m and series["sampled"] is True
+    assert len(series["t"]) == len(series["iv"]) == m
+    assert series["t"] == sorted(series["t"])
+    # an even sample by index: the kept check-ins are spread over the whole run
+    assert series["t"][0] == 0.0 and series["t"][-1] > 0.99 * (t[-1] - t[0]) * (m - 1) / m
+    kept = np.searchsorted(t, t[0] + np.asarray(series["t"]) - 0.06)
+    steps = np.diff(kept)
+    assert steps.min() >= t.size // m and steps.max() <= t.size // m + 1
+    # the intervals are the true ones, not gaps between sampled points
+    assert series["iv"][1:] == pytest.approx(list(np.diff(t)[kept[1:] - 1]), abs=0.051)
+    # no bytes in the telemetry: no byte series (not a list of -1)
+    assert series.get("sent") is None and series.get("recv") is None
+    hist = f["stats"]["interval_histogram"]
+    assert sum(hist["counts"]) + hist["above"] == t.size - 1
+
+
+def test_series_table_is_bounded_per_group() -> None:
+    t = timing.sleep_jitter(20.0, 0.0, T0, T0 + 86_400, rng(14))
+    with Store() as st:
+        st.con.register("_flows", _table([Flow("ws-1", PS, "y.workers.dev", t)]))
+        st.con.execute("INSERT INTO connection BY NAME SELECT * FROM _flows")
+        prepare(st.con)
+        assert analyze(st.con, BeaconParams(series_points=50, histogram_bins=7)) == 1
+        row = st.con.execute(
+            "SELECT series_n, len(series_t), len(hist_counts) FROM beacon_series"
+        ).fetchone()
+    assert row == (t.size, 50, 7)

@@ -61,6 +61,8 @@ fixed["rh-data"] = dataEl;
 const docListeners = {};
 const document = {
   createElement: (tag) => new Element(tag),
+  createElementNS: (ns, tag) => { const e = new Element(tag); e.namespaceURI = ns; return e; },
+  createTextNode: (text) => { const e = new Element("#text"); e.text = String(text); return e; },
   getElementById(id) {
     if (id in fixed) { return fixed[id]; }
     let found = null;
@@ -92,6 +94,24 @@ function snapshot() {
     prev_disabled: fixed["rh-prev"].disabled,
     next_disabled: fixed["rh-next"].disabled,
     controls_hidden: fixed["rh-controls"].hidden,
+    // per finding on the page: its SVG figures (namespace, aria-label, element tags)
+    figures: list.children.map((a) => {
+      const figs = [];
+      a.walk((n) => {
+        if (n.tagName === "SVG") {
+          const tags = [];
+          n.walk((m) => tags.push(m.tagName.toLowerCase()));
+          figs.push({ ns: n.namespaceURI || null, label: n.getAttribute("aria-label"),
+                      tags, text: n.textContent, attrs: n.attributes });
+        }
+      });
+      return figs;
+    }),
+    guide_links: list.children.map((a) => {
+      let href = null;
+      a.walk((n) => { if (n.tagName === "A" && n.getAttribute("data-guide")) { href = n.getAttribute("href"); } });
+      return href;
+    }),
   };
 }
 

@@ -126,3 +126,57 @@ def incident_row(i: int = 0, **overrides: Any) -> dict[str, Any]:
 
 def incidents_table(rows: list[Mapping[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(list(rows), schema=model.arrow_schema("incidents"))
+
+
+def beacon_stats(
+    n: int = 40,
+    period: float = 60.0,
+    *,
+    shown: int | None = None,
+    with_bytes: bool = True,
+    above: int = 0,
+) -> str:
+    """RH-SL-005-shaped stats JSON with a plot series of ``shown`` of ``n`` check-ins and
+    an interval histogram (what detect/beacon.py writes)."""
+    k = n if shown is None else shown
+    step = period * n / k
+    series: dict[str, Any] = {
+        "start": 1_772_366_400.0,  # 2026-03-01 12:00 UTC
+        "n": n,
+        "shown": k,
+        "sampled": k < n,
+        "t": [round(i * step + (i % 3), 1) for i in range(k)],
+        "iv": [-1.0] + [round(period + (i % 5) - 2, 1) for i in range(1, k)],
+    }
+    if with_bytes:
+        series["sent"] = [400 + (i % 7) for i in range(k)]
+        series["recv"] = [1800 + 10 * (i % 4) for i in range(k)]
+    counts = [0, 1, 3, 8, 12, 9, 4, 1, 0, 1]
+    return json.dumps(
+        {
+            "checkins": n,
+            "period_s": period,
+            "sleep_s": period * 1.05,
+            "jitter_pct": 10.0,
+            "beacon_score": 0.9,
+            "series": series,
+            "interval_histogram": {
+                "lo": period - 5,
+                "width": 1.0,
+                "counts": counts,
+                "above": above,
+            },
+        }
+    )
+
+
+def beacon_row(i: int = 0, **overrides: Any) -> dict[str, Any]:
+    """A beacon finding (rule RH-SL-005) with a plot series."""
+    row = finding_row(
+        i,
+        rule_id="RH-SL-005",
+        rule_name="Beaconing: regular check-ins to one destination",
+        stats=beacon_stats(),
+    )
+    row.update(overrides)
+    return row

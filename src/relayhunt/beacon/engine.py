@@ -25,6 +25,10 @@ percentiles in one sort); on Spark SQL these are ``xxhash64`` and
 4. **Candidates** — groups more regular than a Poisson process on Moran's statistic —
    get the periodogram (numpy FFT on their check-in times) and the p-values; the result
    is the ``beacon_groups`` table (one row per candidate group) that rule RH-SL-005 reads.
+5. **Series** for the report's plots, in ``beacon_series`` (one row per candidate group):
+   up to ``series_points`` check-ins (time, interval before it, bytes; a systematic
+   sample by index when the group has more, and it says so: ``series_n`` is the true
+   count) and a histogram of *all* its intervals (:func:`build_series`).
 """
 
 from __future__ import annotations
@@ -72,6 +76,10 @@ class BeaconParams:
     """Cheap SQL cut: keep groups whose Moran statistic is this many standard deviations
     below its Poisson mean (p of about 0.02 and below), or whose folded intervals are
     tight."""
+    series_points: int = 500
+    """Most check-ins per group kept in ``beacon_series`` for plotting."""
+    histogram_bins: int = 40
+    """Bins of the interval histogram in ``beacon_series``."""
 
 
 def _keys_sql(prefix: str = "") -> str:
@@ -243,9 +251,10 @@ def analyze(
     *,
     source: str = "net_obs",
     table: str = "beacon_groups",
+    series_table: str = "beacon_series",
 ) -> int:
-    """Run the stages over ``source`` (``net_obs``'s columns) into ``table``; returns the
-    number of candidate groups scored."""
+    """Run the stages over ``source`` (``net_obs``'s columns) into ``table`` (and the plot
+    series into ``series_table``); returns the number of candidate groups scored."""
     p = params or BeaconParams()
     build_checkins(con, p, source)
     aggregate(con, p)
@@ -256,6 +265,7 @@ def analyze(
     con.register("_rh_bc_scored", scored)
     con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _rh_bc_scored")
     con.unregister("_rh_bc_scored")
+    build_series(con, p, series_table)
     for tmp in (
         "_rh_bc_n",
         "_rh_bc_ci",
@@ -267,6 +277,80 @@ def analyze(
     ):
         con.execute(f"DROP TABLE IF EXISTS {tmp}")
     return int(scored.num_rows)
+
+
+def build_series(
+    con: duckdb.DuckDBPyConnection, params: BeaconParams, table: str = "beacon_series"
+) -> None:
+    """Stage 5: ``table``, one row per candidate group (``_rh_bc_cand``), for plotting.
+
+    * ``series_start`` (POSIX s) and, per kept check-in, ``series_t`` (s after the start,
+      0.1 s), ``series_iv`` (the silence before it, s, over *all* check-ins; -1 for the
+      first), ``series_sent`` / ``series_recv`` (bytes of its first event; -1 where the
+      event carried none). A group with more than ``series_points`` check-ins keeps a
+      systematic sample: the first check-in of each of ``series_points`` equal runs by
+      index, so gaps and bursts stay where they are. ``series_n`` is the true count.
+    * ``hist_lo``, ``hist_width``, ``hist_counts`` (``histogram_bins`` counts) over every
+      interval from the shortest up to ``min(longest, 2.5 x median)`` (so a missed beat
+      still shows); ``hist_above`` counts
+      the longer ones (pauses, runs of missed beats).
+
+    Window functions and one aggregate per group; nothing per row in Python."""
+    m = max(2, int(params.series_points))
+    bins = max(1, int(params.histogram_bins))
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE {table} AS
+        WITH c AS (
+          SELECT ci.gid, ci.t0, ci.iv, ci.sb, ci.db,
+                 row_number() OVER (PARTITION BY ci.gid ORDER BY ci.t0) - 1 AS i,
+                 count(*) OVER (PARTITION BY ci.gid) AS n,
+                 min(ci.t0) OVER (PARTITION BY ci.gid) AS start
+          FROM _rh_bc_ci ci WHERE ci.gid IN (SELECT gid FROM _rh_bc_cand)
+        ),
+        s AS (
+          SELECT gid, any_value(n) AS series_n, any_value(start) AS series_start,
+                 list(round(t0 - start, 1) ORDER BY t0) AS series_t,
+                 list(coalesce(round(iv, 1), -1) ORDER BY t0) AS series_iv,
+                 list(coalesce(sb, -1) ORDER BY t0) AS series_sent,
+                 list(coalesce(db, -1) ORDER BY t0) AS series_recv
+          FROM c
+          -- the first check-in of each of {m} equal runs by index
+          WHERE n <= {m} OR i = 0 OR (i * {m}) // n > ((i - 1) * {m}) // n
+          GROUP BY gid
+        ),
+        r AS (
+          SELECT gid, min(iv) AS lo, least(max(iv), 2.5 * median(iv)) AS hi
+          FROM c WHERE iv IS NOT NULL GROUP BY gid
+        ),
+        b AS (
+          SELECT r.gid, r.lo,
+                 CASE WHEN r.hi > r.lo THEN (r.hi - r.lo) / {bins} ELSE 1.0 END AS width
+          FROM r
+        ),
+        h AS (
+          SELECT c.gid, least({bins - 1}, floor((c.iv - b.lo) / b.width))::INTEGER AS bin,
+                 count(*) AS k
+          FROM c JOIN b ON b.gid = c.gid
+          WHERE c.iv IS NOT NULL AND c.iv <= b.lo + {bins} * b.width
+          GROUP BY ALL
+        ),
+        hd AS (
+          SELECT b.gid, any_value(b.lo) AS hist_lo, any_value(b.width) AS hist_width,
+                 list(coalesce(h.k, 0) ORDER BY g.bin) AS hist_counts
+          FROM b CROSS JOIN range({bins}) g(bin)
+          LEFT JOIN h ON h.gid = b.gid AND h.bin = g.bin
+          GROUP BY b.gid
+        ),
+        ab AS (
+          SELECT c.gid, count(*) FILTER (WHERE c.iv > b.lo + {bins} * b.width) AS hist_above
+          FROM c JOIN b ON b.gid = c.gid GROUP BY c.gid
+        )
+        SELECT s.*, round(hd.hist_lo, 3) AS hist_lo, round(hd.hist_width, 4) AS hist_width,
+               hd.hist_counts, ab.hist_above
+        FROM s LEFT JOIN hd ON hd.gid = s.gid LEFT JOIN ab ON ab.gid = s.gid
+        """
+    )
 
 
 DECISIVE_LOG10P = -30.0

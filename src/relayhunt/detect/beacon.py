@@ -14,6 +14,10 @@ non-browser process talking to a catalogued serverless platform with regular pay
 needs only ``-log10 p >= min_significance_serverless`` (4); that exception is named in
 the finding.
 
+``stats.series`` holds up to 500 check-ins (a systematic sample, flagged ``sampled``,
+when there are more) and ``stats.interval_histogram`` the histogram of every interval,
+for the report's plots (:func:`relayhunt.beacon.engine.build_series`).
+
 Ranking (score 0-100): ``60 * beacon_score`` plus context points, each named in the
 finding's ``stats.raised_by`` / ``lowered_by`` and its reason: serverless destination
 (+15 x the platform's weight), living-off-the-land binary (+10), image in a user-
@@ -73,7 +77,8 @@ def build(t: Thresholds) -> str:
     WITH fleet AS (SELECT count(DISTINCT host_key) AS hosts FROM net_obs),
     host_start AS (SELECT host_key, min(timestamp) AS host_data_start FROM net_obs
                    GROUP BY host_key),
-    b AS (SELECT * FROM beacon_groups
+    b AS (SELECT g.*, s.* EXCLUDE (gid) FROM beacon_groups g
+          LEFT JOIN beacon_series s ON s.gid = g.gid
           WHERE checkins >= {int(t["min_checkins"])}
             AND beacon_score >= {float(t["min_beacon_score"])}
             AND log10p <= {max(p_any, p_sl)}),
@@ -236,7 +241,16 @@ def build(t: Thresholds) -> str:
         dest_hosts := dest_hosts, fleet_hosts := fleet_hosts,
         raised_by := [x.what FOR x IN parts IF x.points > 0],
         lowered_by := [x.what FOR x IN parts IF x.points < 0],
-        points := parts))::VARCHAR AS stats
+        points := parts,
+        -- for the report's plots (engine.build_series): a bounded sample of check-ins
+        series := CASE WHEN series_t IS NOT NULL THEN struct_pack(
+          start := series_start, n := series_n, shown := len(series_t),
+          sampled := len(series_t) < series_n, t := series_t, iv := series_iv,
+          sent := CASE WHEN list_max(series_sent) >= 0 THEN series_sent END,
+          recv := CASE WHEN list_max(series_recv) >= 0 THEN series_recv END) END,
+        interval_histogram := CASE WHEN hist_counts IS NOT NULL THEN struct_pack(
+          lo := hist_lo, width := hist_width, counts := hist_counts,
+          above := hist_above) END))::VARCHAR AS stats
     FROM r
     """
 

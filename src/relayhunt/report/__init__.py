@@ -1,4 +1,6 @@
-"""Outputs: a console table, NDJSON, CSV and a self-contained HTML report.
+"""Outputs: a console table, NDJSON, CSV, a self-contained HTML report (with SVG plots,
+:mod:`relayhunt.report.plots`) and an ATT&CK Navigator layer
+(:mod:`relayhunt.report.navigator`).
 
 Each renderer is a module with plain functions over Arrow tables in the ``findings`` and
 ``incidents`` schemas of model.py; nothing is registered at import. docs/outputs.md

@@ -17,10 +17,21 @@ Escaping, in depth:
 * the page's script builds elements with ``createElement`` and ``textContent`` only (never
   ``innerHTML``), so the data it renders is text by construction.
 
-Readable without JavaScript: the summary, every incident (up to :data:`MAX_INCIDENTS`) and
-the first page of findings are rendered in the HTML itself, and details open with the
-native ``<details>`` element. The script adds filters (severity, host, platform, text),
-paging through all findings, and links from incidents to findings on other pages.
+Readable without JavaScript: the summary, every incident (up to :data:`MAX_INCIDENTS`),
+the investigation guides and the first page of findings are rendered in the HTML itself,
+and details open with the native ``<details>`` element. The script adds filters (severity,
+host, platform, text), paging through all findings, and links from incidents to findings
+on other pages.
+
+Plots (:mod:`relayhunt.report.plots`): the process lineage of every finding with a
+process, and for beacon findings the check-in timeline, the interval histogram (period
+and jitter band marked) and the payload sizes. Their geometry is computed in Python into
+small JSON figures; the first page carries them as inline SVG markup (escaped), the other
+pages' figures travel in the JSON data and the script draws them with
+``createElementNS``/``setAttribute``/``textContent`` when it renders a page.
+
+Investigation guides (:mod:`relayhunt.guides`, when installed): one collapsible section per
+rule that fired, linked from each of its findings; plain text, escaped like the rest.
 """
 
 from __future__ import annotations
@@ -31,13 +42,14 @@ import hashlib
 import html
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
 import pyarrow as pa
 
 from relayhunt.config import SEVERITIES
+from relayhunt.report import plots
 from relayhunt.report._common import (
     evidence_ref,
     format_score,
@@ -87,7 +99,11 @@ VIEW_KEYS: Final[tuple[str, ...]] = (
     "reason",
     "ev",  # evidence: [[ref, time, kind, format], ...]
     "st",  # stats: [[key, value text], ...]
+    "figs",  # plots: [figure, ...] (plots.py)
 )
+
+# Stats keys drawn as plots rather than listed in the statistics table.
+PLOTTED_STATS: Final = frozenset({"series", "interval_histogram"})
 
 _CSS: Final = """
 :root{--fg:#1d2430;--muted:#5b6575;--bg:#fff;--line:#d8dde6;--panel:#f5f7fa;
@@ -113,7 +129,7 @@ td.num,th.num{text-align:right}
 .card{border:1px solid var(--line);border-radius:6px;padding:8px 14px;min-width:110px;
 background:var(--panel)}
 .card b{display:block;font-size:20px}
-.grid{display:flex;flex-wrap:wrap;gap:28px}
+.grid{display:flex;flex-wrap:wrap;gap:28px;align-items:flex-start}
 .sev{display:inline-block;min-width:62px;text-align:center;border-radius:4px;
 padding:0 6px;color:#fff;font-weight:600;font-size:12px;background:var(--info)}
 .sev-critical{background:var(--crit)}.sev-high{background:var(--high)}
@@ -137,6 +153,30 @@ padding:8px;border:1px solid var(--line);border-radius:6px;background:var(--pane
 #rh-pager{display:flex;gap:10px;align-items:center;margin:10px 0}
 [hidden]{display:none!important}
 .note{border-left:3px solid var(--med);padding:4px 10px;background:#fff8e6}
+.plots{display:flex;flex-wrap:wrap;gap:10px;margin:8px 0;align-items:flex-start}
+svg.plot{max-width:100%;height:auto;border:1px solid var(--line);border-radius:4px;
+background:#fff}
+svg.plot .ax{stroke:#8a94a6;stroke-width:1}
+svg.plot line.per{stroke:#c62828;stroke-width:1.2;stroke-dasharray:4 3}
+svg.plot .band{fill:#ffe0b2;opacity:.7}
+svg.plot .bar{fill:#5c7cba}
+svg.plot .tick{stroke:#5b6575;stroke-width:1}
+svg.plot path.dot,svg.plot path.snt,svg.plot path.rcv{fill:none;stroke-width:4;
+stroke-linecap:round}
+svg.plot path.dot{stroke:#1565c0}svg.plot path.snt{stroke:#c62828}
+svg.plot path.rcv{stroke:#2e7d32}
+svg.plot text{font:11px system-ui,sans-serif;fill:#1d2430;stroke:none}
+svg.plot text.ttl{font-weight:600;font-size:12px}
+svg.plot text.lbl{fill:#5b6575}
+svg.plot text.snt{fill:#c62828}svg.plot text.rcv{fill:#2e7d32}
+svg.plot text.per{fill:#c62828;stroke:none}
+svg.plot text.nm{font:12px ui-monospace,Consolas,monospace;fill:#1d2430}
+svg.plot .node{fill:#f5f7fa;stroke:#8a94a6}svg.plot .node.dst{fill:#fff3e0;stroke:#b26a00}
+svg.plot .arw{fill:none;stroke:#5b6575;stroke-width:1.5}
+.guide pre{background:var(--panel);padding:6px 8px;border-radius:4px;white-space:pre-wrap;
+overflow-wrap:anywhere}
+.guide>summary{cursor:pointer;padding:6px 0}
+a.guide-link{font-size:12.5px}
 @media print{#rh-controls,#rh-pager,nav.toc{display:none!important}}
 """
 
@@ -145,6 +185,7 @@ _JS: Final = r"""
   "use strict";
   var data = JSON.parse(document.getElementById("rh-data").textContent);
   var K = data.keys, rows = data.rows, pageSize = data.pageSize, SEV = data.severities;
+  var GUIDES = data.guides || [];
   var idx = {};
   K.forEach(function (k, i) { idx[k] = i; });
   function g(r, k) { return r[idx[k]]; }
@@ -178,6 +219,36 @@ _JS: Final = r"""
     });
     return any ? t : null;
   }
+  // Figures (plots.py): fixed primitives, attributes from a fixed list, text as text.
+  var NS = "http://www.w3.org/2000/svg";
+  var TAGS = { p: "path", r: "rect", l: "line", t: "text" };
+  var ATTRS = { p: ["d", "class"], r: ["x", "y", "width", "height", "class"],
+    l: ["x1", "y1", "x2", "y2", "class"], t: ["x", "y", "class", "text-anchor"] };
+  function svgEl(tag) { return document.createElementNS(NS, tag); }
+  function figure(f) {
+    var s = svgEl("svg"), w = Number(f.w), h = Number(f.h);
+    s.setAttribute("class", "plot");
+    s.setAttribute("role", "img");
+    s.setAttribute("viewBox", "0 0 " + w + " " + h);
+    s.setAttribute("width", String(w));
+    s.setAttribute("height", String(h));
+    s.setAttribute("aria-label", String(f.label || ""));
+    (f.items || []).forEach(function (it) {
+      var kind = it[0], names = ATTRS[kind], vals, tip = null, text = null;
+      if (!names) { return; }
+      if (kind === "p") { vals = [it[1], it[2]]; }
+      else if (kind === "t") { vals = [it[1], it[2], it[4], it[5]]; text = it[3]; tip = it[6]; }
+      else { vals = it.slice(1, 6); tip = kind === "r" ? it[6] : null; }
+      var e = svgEl(TAGS[kind]);
+      names.forEach(function (n, i) { e.setAttribute(n, String(vals[i])); });
+      if (tip) { var t = svgEl("title"); t.textContent = String(tip); e.appendChild(t); }
+      if (text !== null && text !== undefined) {
+        e.appendChild(document.createTextNode(String(text)));
+      }
+      s.appendChild(e);
+    });
+    return s;
+  }
   function render(r) {
     var a = el("article", "finding");
     a.id = "f-" + g(r, "id");
@@ -208,7 +279,22 @@ _JS: Final = r"""
         ["confidence", g(r, "conf")], ["first seen (UTC)", g(r, "first")],
         ["last seen (UTC)", g(r, "last")], ["events", g(r, "count")], ["id", g(r, "id"), 1]])
     ].forEach(function (t) { if (t) { cols.appendChild(t); } });
+    var rule = g(r, "rule");
+    if (rule && GUIDES.indexOf(rule) >= 0) {
+      var gp = el("p"), ga = el("a", "guide-link",
+        "Investigation guide and response playbook for " + rule);
+      ga.setAttribute("href", "#g-" + rule);
+      ga.setAttribute("data-guide", rule);
+      gp.appendChild(ga);
+      body.appendChild(gp);
+    }
     body.appendChild(cols);
+    var figs = g(r, "figs") || [];
+    if (figs.length) {
+      var pl = el("div", "plots");
+      figs.forEach(function (f) { pl.appendChild(figure(f)); });
+      body.appendChild(pl);
+    }
     var ev = g(r, "ev") || [];
     if (ev.length) {
       body.appendChild(el("h4", null, "Evidence"));
@@ -292,7 +378,10 @@ _JS: Final = r"""
   next.addEventListener("click", function () { state.page += 1; show(); });
   document.addEventListener("click", function (e) {
     var a = e.target && e.target.closest ? e.target.closest("a[data-finding]") : null;
-    if (a) { e.preventDefault(); reveal(a.getAttribute("data-finding")); }
+    if (a) { e.preventDefault(); reveal(a.getAttribute("data-finding")); return; }
+    var gl = e.target && e.target.closest ? e.target.closest("a[data-guide]") : null;
+    var gn = gl ? document.getElementById("g-" + gl.getAttribute("data-guide")) : null;
+    if (gn) { e.preventDefault(); gn.open = true; gn.scrollIntoView(); }
   });
   document.getElementById("rh-controls").hidden = false;
   document.getElementById("rh-pager").hidden = false;
@@ -355,12 +444,24 @@ def _stat_text(value: object) -> str:
     return visible(json.dumps(value, ensure_ascii=False, allow_nan=True, sort_keys=True))
 
 
-def _stats_pairs(raw: object) -> list[list[str]]:
-    parsed, ok = parse_stats(raw)
+def _stats_pairs(parsed: object, ok: bool) -> list[list[str]]:
+    """The stats table rows of a parsed ``stats`` cell (:func:`parse_stats`)."""
     if parsed is None:
         return []
     if ok and isinstance(parsed, Mapping):
-        return [[visible(str(k)), _stat_text(v)] for k, v in parsed.items() if v is not None]
+        pairs = [
+            [visible(str(k)), _stat_text(v)]
+            for k, v in parsed.items()
+            if v is not None and k not in PLOTTED_STATS
+        ]
+        series = parsed.get("series")
+        if isinstance(series, Mapping):
+            n, shown = series.get("n"), series.get("shown")
+            note = f"{n} check-ins" if n is not None else "check-ins"
+            if series.get("sampled"):
+                note += f" ({shown} kept in the finding, an even sample by index)"
+            pairs.append(["series", f"{note}: plotted above"])
+        return pairs
     return [["(unparsed)", visible(str(parsed))]]
 
 
@@ -388,6 +489,7 @@ def finding_view(row: Mapping[str, Any]) -> list[object]:
     visible, not yet HTML-escaped)."""
     pid = row.get("process_pid")
     port = row.get("destination_port")
+    stats, stats_ok = parse_stats(row.get("stats"))
     count = row.get("event_count")
     values: dict[str, object] = {
         "id": _text(row.get("finding_id")),
@@ -421,7 +523,8 @@ def finding_view(row: Mapping[str, Any]) -> list[object]:
         "count": str(count) if count is not None else None,
         "reason": _text(row.get("reason")),
         "ev": _evidence_rows(row.get("evidence")),
-        "st": _stats_pairs(row.get("stats")),
+        "st": _stats_pairs(stats, stats_ok),
+        "figs": plots.finding_figures(row, stats),
     }
     return [values[k] for k in VIEW_KEYS]
 
@@ -449,8 +552,9 @@ def _sev_badge(sev: object) -> str:
     return f'<span class="sev sev-{cls}">{esc(name)}</span>'
 
 
-def finding_html(view: Sequence[object]) -> str:
-    """The markup the page's script also builds (keep the two in step)."""
+def finding_html(view: Sequence[object], guides: Collection[str] = ()) -> str:
+    """The markup the page's script also builds (keep the two in step); ``guides``: the
+    rule ids that have an investigation guide in the page."""
 
     def v(key: str) -> Any:
         return view[_I[key]]
@@ -510,7 +614,17 @@ def finding_html(view: Sequence[object]) -> str:
             ),
         )
     )
-    body = [f'<div class="cols">{cols}</div>']
+    body = []
+    if v("rule") in guides:
+        rule = esc(v("rule"))
+        body.append(
+            f'<p><a class="guide-link" href="#g-{rule}" data-guide="{rule}">Investigation guide '
+            f"and response playbook for {rule}</a></p>"
+        )
+    body.append(f'<div class="cols">{cols}</div>')
+    figs = v("figs") or []
+    if figs:
+        body.append(f'<div class="plots">{"".join(plots.svg(f) for f in figs)}</div>')
     evidence = v("ev") or []
     if evidence:
         items = []
@@ -572,6 +686,69 @@ def _incident_html(row: Mapping[str, Any], known_findings: set[str]) -> str:
         f'<div class="body">{story_block}<div class="cols">{details}</div>{findings_html}'
         f"</div></details></article>"
     )
+
+
+def load_guides(rule_ids: Iterable[str]) -> dict[str, Any]:
+    """The investigation guides (:mod:`relayhunt.guides`) of ``rule_ids`` that exist, by
+    rule id; empty when the guides package is not installed."""
+    try:
+        from relayhunt.guides import get_guide
+    except ImportError:
+        return {}
+    out: dict[str, Any] = {}
+    for rule in rule_ids:
+        guide = get_guide(rule)
+        if guide is not None:
+            out[rule] = guide
+    return out
+
+
+def _multiline(text: object) -> str:
+    """Escaped text whose line breaks survive (for ``<pre>``): each line made visible."""
+    return "\n".join(esc(line) for line in str(text).splitlines())
+
+
+def _guide_list(title: str, items: object, ordered: bool = False) -> str:
+    if not isinstance(items, list | tuple) or not items:
+        return ""
+    tag = "ol" if ordered else "ul"
+    lis = "".join(f"<li>{esc(i)}</li>" for i in items)
+    return f"<h4>{esc(title)}</h4><{tag}>{lis}</{tag}>"
+
+
+def _guide_html(rule: str, guide: Any) -> str:
+    """One rule's guide as a collapsible section; every field is plain text, escaped."""
+    try:
+        from relayhunt.guides import SIEM_NAMES
+    except ImportError:  # pragma: no cover - only with the guides package absent
+        SIEM_NAMES = {}
+    parts = [
+        f'<details class="guide" id="g-{esc(rule)}"><summary><code>{esc(rule)}</code> '
+        f'{esc(getattr(guide, "title", ""))}</summary><div class="body">',
+        f"<p>{esc(getattr(guide, 'summary', ''))}</p>",
+        _guide_list("Look at first", getattr(guide, "look_first", None), ordered=True),
+    ]
+    pivots = getattr(guide, "pivots", None)
+    if isinstance(pivots, Mapping) and pivots:
+        blocks = []
+        for siem, items in pivots.items():
+            entries = "".join(
+                f"<p>{esc(getattr(pv, 'title', ''))}</p>"
+                f"<pre><code>{_multiline(getattr(pv, 'query', ''))}</code></pre>"
+                for pv in items or ()
+            )
+            blocks.append(
+                f"<details><summary>{esc(SIEM_NAMES.get(siem, siem))}</summary>{entries}</details>"
+            )
+        parts.append(
+            '<h4>Pivots</h4><p class="muted">Placeholders in braces (<code>{host}</code>, '
+            "<code>{domain}</code> ...) take the finding's values.</p>" + "".join(blocks)
+        )
+    parts.append(_guide_list("Confirm", getattr(guide, "confirm", None)))
+    parts.append(_guide_list("Dismiss", getattr(guide, "dismiss", None)))
+    parts.append(_guide_list("Contain", getattr(guide, "contain", None)))
+    parts.append("</div></details>")
+    return "".join(parts)
 
 
 def _count_table(title: str, pairs: Iterable[tuple[str, int]], limit: int = TOP_COUNTS) -> str:
@@ -675,6 +852,7 @@ _SUMMARY_KNOWN: Final = frozenset(
         "min_severity",
         "below_min_severity",
         "rules",
+        "config_warnings",
     }
 )
 
@@ -721,10 +899,14 @@ def _summary_html(findings: pa.Table, incidents: pa.Table, summary: Mapping[str,
     ingest = _ingest_html(summary.get("ingest"))
     if ingest:
         parts.append(f"<h3>Ingest</h3>{ingest}")
+    warnings = summary.get("config_warnings")
+    if isinstance(warnings, list | tuple) and warnings:
+        items = "".join(f"<li>{esc(w)}</li>" for w in warnings)
+        parts.append(f"<h3>Tuning file warnings</h3><ul>{items}</ul>")
     extra = [
         f"<tr><th>{esc(k)}</th><td>{_generic_value(v)}</td></tr>"
         for k, v in summary.items()
-        if k not in _SUMMARY_KNOWN
+        if k not in _SUMMARY_KNOWN and v not in (None, "", [], {})
     ]
     if extra:
         parts.append(f'<h3>Other</h3><table class="kv">{"".join(extra)}</table>')
@@ -738,11 +920,18 @@ def render_report(
     incidents: pa.Table,
     summary: Mapping[str, Any],
     page_size: int = PAGE_SIZE,
+    guides: Mapping[str, Any] | None = None,
 ) -> str:
-    """The report as one HTML document (see :func:`write_report`)."""
+    """The report as one HTML document (see :func:`write_report`). ``guides``: rule id ->
+    investigation guide; by default those of :mod:`relayhunt.guides` for the rules that
+    fired."""
     page_size = max(1, page_size)
     ordered = ranked(findings, score="score", tiebreak=("first_seen", "finding_id"))
     views = [finding_view(r) for r in iter_rows(ordered)]
+    rule_ids = sorted({str(v[_I["rule"]]) for v in views if v[_I["rule"]] is not None})
+    if guides is None:
+        guides = load_guides(rule_ids)
+    guide_ids = [r for r in rule_ids if r in guides]
     known_ids = {str(v[_I["id"]]) for v in views if v[_I["id"]] is not None}
 
     top_incidents = ranked(
@@ -757,7 +946,7 @@ def render_report(
     if not incident_parts:
         incident_parts.append('<p class="muted">No incidents.</p>')
 
-    first_page = "".join(finding_html(v) for v in views[:page_size])
+    first_page = "".join(finding_html(v, guide_ids) for v in views[:page_size])
     if not views:
         first_page = '<p class="muted">No findings.</p>'
     shown = min(page_size, len(views))
@@ -799,7 +988,15 @@ def render_report(
         "rows": views,
         "pageSize": page_size,
         "severities": list(SEVERITIES),
+        "guides": guide_ids,
     }
+    guide_section = ""
+    if guide_ids:
+        guide_section = (
+            f'<section id="guides"><h2>Investigation guides ({len(guide_ids)})</h2>'
+            + "".join(_guide_html(r, guides[r]) for r in guide_ids)
+            + "</section>"
+        )
 
     version = summary.get("version")
     generated = summary.get("generated_at")
@@ -828,7 +1025,9 @@ def render_report(
             f'<header class="top"><h1>relayhunt report</h1><p class="meta">{meta}</p>',
             '<nav class="toc"><a href="#summary">Summary</a><a href="#incidents">Incidents'
             f' ({incidents.num_rows})</a><a href="#findings">Findings ({findings.num_rows})'
-            "</a></nav></header><main>",
+            "</a>"
+            + ('<a href="#guides">Guides</a>' if guide_ids else "")
+            + "</nav></header><main>",
             _summary_html(findings, incidents, summary),
             f'<section id="incidents"><h2>Incidents ({incidents.num_rows})</h2>',
             "".join(incident_parts),
@@ -839,7 +1038,9 @@ def render_report(
             noscript,
             f'<div id="rh-findings">{first_page}</div>',
             pager,
-            "</section></main>\n",
+            "</section>",
+            guide_section,
+            "</main>\n",
             f'<script type="application/json" id="rh-data">{script_json(data)}</script>\n',
             f"<script>{script}</script>\n</body></html>\n",
         ]
@@ -853,9 +1054,14 @@ def write_report(
     incidents: pa.Table,
     summary: Mapping[str, Any],
     page_size: int = PAGE_SIZE,
+    guides: Mapping[str, Any] | None = None,
 ) -> None:
     """Write the self-contained HTML report to ``path`` (UTF-8)."""
     text = render_report(
-        findings=findings, incidents=incidents, summary=summary, page_size=page_size
+        findings=findings,
+        incidents=incidents,
+        summary=summary,
+        page_size=page_size,
+        guides=guides,
     )
     Path(path).write_text(text, encoding="utf-8", newline="\n")

@@ -59,6 +59,8 @@ FINDING_KEYS: Final[dict[str, str]] = {
     "reason": "reason",
     "evidence": "evidence",
     "stats": "relayhunt.stats",
+    # not a model.FINDINGS column: added by the hunt for the report (report/context.py)
+    "process_ancestors": "relayhunt.process.ancestors",
 }
 
 # Incident columns: the same top-level keys as findings, ECS names where ECS has the field.
@@ -226,3 +228,110 @@ def write_findings(findings: pa.Table, path_or_stream: PathOrStream) -> int:
 def write_incidents(incidents: pa.Table, path_or_stream: PathOrStream) -> int:
     """Write one line per incident to a path or an open text stream; returns the count."""
     return _write(incident_documents, incidents, path_or_stream)
+
+
+# ------------------------------------------------------------------------------ reading
+# The inverse of the writer, so `relayhunt report` can re-render saved output: every key
+# the writer produces for a column is read back into that column; the derived keys
+# (``@timestamp``, ``event.*``) are recomputed, not read.
+
+
+class NdjsonError(ValueError):
+    """A line of a findings or incidents file that cannot be read (``path:line: why``)."""
+
+
+def _get(doc: Mapping[str, Any], dotted: str) -> object:
+    node: object = doc
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(part)
+    return node
+
+
+def _parse_time(value: object) -> dt.datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
+    parsed = dt.datetime.fromisoformat(text)
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
+    return parsed
+
+
+def _evidence_back(items: object) -> list[dict[str, Any]] | None:
+    if not isinstance(items, list):
+        return None
+    out = []
+    for item in items:
+        if not isinstance(item, Mapping):
+            continue
+        ref = {name: _get(item, key) for name, key in _EVIDENCE_KEYS.items()}
+        ref["timestamp"] = _parse_time(ref["timestamp"])
+        out.append(ref)
+    return out
+
+
+def _read(
+    path: str | os.PathLike[str],
+    table: str,
+    keys: Mapping[str, str],
+    extra: Mapping[str, pa.DataType],
+) -> pa.Table:
+    schema = model.arrow_schema(table)
+    for name, type_ in extra.items():
+        schema = schema.append(pa.field(name, type_))
+    columns: dict[str, list[object]] = {f.name: [] for f in schema}
+    with Path(path).open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                doc = json.loads(line)
+            except ValueError as exc:
+                raise NdjsonError(f"{path}:{number}: not JSON ({exc})") from None
+            if not isinstance(doc, dict):
+                raise NdjsonError(f"{path}:{number}: not a JSON object")
+            for field in schema:
+                raw = _get(doc, keys.get(field.name, f"relayhunt.{field.name}"))
+                value: object = raw
+                if field.name == "evidence":
+                    value = _evidence_back(raw)
+                elif field.name == "stats":
+                    if raw is None:
+                        raw_text = _get(doc, "relayhunt.stats_raw")
+                        value = raw_text if isinstance(raw_text, str) else None
+                    else:
+                        value = json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
+                elif pa.types.is_timestamp(field.type):
+                    try:
+                        value = _parse_time(raw)
+                    except ValueError:
+                        raise NdjsonError(
+                            f"{path}:{number}: {field.name}: not an RFC 3339 time: {raw!r}"
+                        ) from None
+                columns[field.name].append(value)
+    try:
+        return pa.table(
+            {f.name: pa.array(columns[f.name], type=f.type) for f in schema}, schema=schema
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise NdjsonError(f"{path}: a value has the wrong type: {exc}") from None
+
+
+def read_findings(path: str | os.PathLike[str]) -> pa.Table:
+    """Findings written by :func:`write_findings` back as a table (model.FINDINGS plus
+    ``process_ancestors``). Raises :class:`NdjsonError` naming the line on bad input."""
+    from relayhunt.report.context import ANCESTOR_TYPE
+
+    return _read(path, "findings", _FINDING_KEY_MAP, {"process_ancestors": ANCESTOR_TYPE})
+
+
+def read_incidents(path: str | os.PathLike[str]) -> pa.Table:
+    """Incidents written by :func:`write_incidents` back as a table (model.INCIDENTS)."""
+    return _read(path, "incidents", _INCIDENT_KEY_MAP, {})
+
+
+def empty_incidents() -> pa.Table:
+    """An incidents table with no rows (model.INCIDENTS)."""
+    return model.arrow_schema("incidents").empty_table()
