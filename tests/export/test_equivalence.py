@@ -108,9 +108,6 @@ TUNED_EXCEPTIONS: dict[tuple[str, str], str] = {
     ("benign-developer-tools", "RH-SL-002"): "the entry pins the destination; on a process "
     "start the engine's destination is the hostname taken from the command line, and a "
     "per-event rule cannot tell which of the names on it an exclusion is about",
-    ("benign-gcp-ci-deploys", "RH-CP-001"): "history: the engine learns that the CI "
-    "principal is established; the emulation's tuning.yaml lists no deployers",
-    ("benign-azure-devops-deploys", "RH-CP-001"): "history (as above)",
 }
 TODAY = dt.date(2026, 6, 1)
 """The date the tuning file is judged on (its entries carry no expiry today; fixed so
@@ -215,6 +212,9 @@ def table(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Row]:
         for i in ids:
             rows[host_owner[str(computer[i]).lower()]].sigma_tuned.add(rid)
     # -- cloud: each scenario alone
+    tuning = load_config(em.tuning_path)
+    assert tuning.deployers, "the emulation's tuning.yaml lists no deployers"
+    tuned_cloud_texts = _sigma_texts(tuning.deployers)
     for sc in SCENARIOS:
         out = root / sc.name
         cloud_fmts = [*CLOUD_FORMATS.values(), *ENGINE_ONLY_FORMATS]
@@ -225,6 +225,14 @@ def table(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Row]:
             if fmt in em1.files:
                 with hunt([out / fmt], profile="default") as result:
                     rows[sc.name].engine |= {f["rule_id"] for f in result.findings.to_pylist()}
+                # tuned: the estate's tuning file (its deployers; the allowlist names
+                # endpoints, and the exports give RH-CP no allowlist filter: docs/exports.md)
+                with hunt([out / fmt], tuning, profile="default") as result:
+                    rows[sc.name].engine_tuned |= {
+                        f["rule_id"]
+                        for f in result.findings.to_pylist()
+                        if f["rule_id"].startswith("RH-CP")
+                    }
         for product, fmt in CLOUD_FORMATS.items():
             if fmt not in em1.files:
                 continue
@@ -232,13 +240,9 @@ def table(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Row]:
             for rid, ids in _sigma_fires(_sigma_texts(), product, con).items():
                 if ids:
                     rows[sc.name].sigma.add(rid)
-    # The cloud rows, tuned: the emulation's allowlist names endpoints (images, hosts,
-    # hostnames), which never match a control-plane finding (account, principal, target),
-    # and the Sigma RH-CP rules get no allowlist filter (see CLOUD_WHY): same as untuned.
-    cloud_rules = {r for r in SIGMA_EXPORTED if r.startswith("RH-CP")} | {"RH-CP-*"}
-    for row in rows.values():
-        row.engine_tuned |= {r for r in row.engine if r.startswith("RH-CP")}
-        row.sigma_tuned |= {r for r in row.sigma if r in cloud_rules}
+            for rid, ids in _sigma_fires(tuned_cloud_texts, product, con).items():
+                if ids and rid.startswith("RH-CP"):
+                    rows[sc.name].sigma_tuned.add(rid)
     return rows
 
 

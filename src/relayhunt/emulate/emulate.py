@@ -274,11 +274,14 @@ def tuning_yaml(em: Emulation) -> str:
         hosts = {h.name: h for h in em.telemetry[sc.name].hosts}
         for a in sc.allow:
             entries.extend(a.entries(hosts))
+    deployers = list(dict.fromkeys(d for sc in em.scenarios for d in sc.deployers))
     doc: dict[str, Any] = {"version": 1}
+    if deployers:
+        doc["deployers"] = deployers
     if entries:
         doc["allowlist"] = entries
     header = (
-        "# The allowlist an estate would keep for the benign emulated scenarios\n"
+        "# The allowlist and deployers an estate would keep for the benign emulated scenarios\n"
         "# (relayhunt emulate; see docs/emulation.md and docs/tuning.md).\n"
     )
     return header + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)

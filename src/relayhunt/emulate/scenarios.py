@@ -241,6 +241,9 @@ class Scenario:
     clouds: tuple[str, ...] = ()
     """Cloud audit formats the scenario writes (``cloudtrail``, ``cloudflare-audit``,
     ``gcp-audit``, ``azure-activity``)."""
+    deployers: tuple[str, ...] = ()
+    """Principal globs the estate lists as deployers (the tuning file's top-level
+    ``deployers``): the CI identities behind a benign scenario's cloud changes."""
     off_estate: str = ""
     """Why the scenario has no endpoint or network data at all (it happens where the
     estate has no sensor: a cloud provider's control plane, driven from outside); empty
@@ -475,6 +478,8 @@ AZ_SUBSCRIPTION = "6c1f0e9d-2b3a-4c5d-8e7f-90a1b2c3d4e5"
 AZ_HIJACKED = "acme-invoice-func"
 AZ_CI_SITE = "acme-orders-func"
 AZ_REPORTS_SITE = "acme-reports-func"
+AZ_DEVOPS_APPID = "3f9a7c2e-1d4b-4e6f-8a0c-5b7d9e1f2a3c"
+"""The Azure DevOps pipeline's service principal (its application id)."""
 AZURE_PORTAL_APPID = "c44b4083-3bb0-49c1-b47d-974e53cbdf3c"
 """The Azure portal's first-party application id, as the token's ``appid`` claim."""
 ATTACKER_IP = "203.0.113.45"
@@ -728,7 +733,7 @@ def _azure_devops_deploys(b: Builder) -> None:
     deploys the orders Function App once a day for five days, from Microsoft-hosted
     agents: app settings written, triggers synced."""
     site = _az_site(AZ_CI_SITE, "rg-orders")
-    appid, oid = "3f9a7c2e-1d4b-4e6f-8a0c-5b7d9e1f2a3c", "c8e2f4a6-0b1d-4c3e-9f5a-7d6b8e0a1c2f"
+    appid, oid = AZ_DEVOPS_APPID, "c8e2f4a6-0b1d-4c3e-9f5a-7d6b8e0a1c2f"
     for day in range(5):
         t = b.at(day * 86_400.0 + 3_000.0 + float(b.rng.uniform(0, 1_800)))
         agent = f"20.{42 + day}.{int(b.rng.integers(1, 255))}.{int(b.rng.integers(1, 255))}"
@@ -1543,6 +1548,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         _gcp_ci_deploys,
         forbid=(_ALL_RULES,),
         clouds=("gcp-audit",),
+        deployers=(f"gha-deployer@{GCP_PROJECT}.iam.gserviceaccount.com",),
         off_estate=OFF_ESTATE_CI,
     ),
     Scenario(
@@ -1555,6 +1561,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         _azure_devops_deploys,
         forbid=(_ALL_RULES,),
         clouds=("azure-activity",),
+        deployers=(AZ_DEVOPS_APPID,),
         off_estate=OFF_ESTATE_CI,
     ),
     Scenario(
