@@ -98,10 +98,13 @@ def install_macros(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(macro)
 
 
+# The first 20 records of a group by time, kept in a bounded top-N state (arg_min with a
+# count): an ordered list() would hold every record of a group in memory, which does not
+# spill and ran out of memory on groups of millions of events.
 EVIDENCE_AGG = (
-    "list(struct_pack(log_format := log_format, log_file_path := log_file_path, "
+    "arg_min(struct_pack(log_format := log_format, log_file_path := log_file_path, "
     'log_line := log_line, log_record := log_record, "timestamp" := timestamp, '
-    "event_kind := obs_kind) ORDER BY timestamp)[1:20]"
+    "event_kind := obs_kind), timestamp, 20)"
 )
 
 PROCESS_CONTEXT = """

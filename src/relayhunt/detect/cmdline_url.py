@@ -10,7 +10,7 @@ boundaries. Browsers opened on a link are left out (a user clicking a URL); a LO
 
 from __future__ import annotations
 
-from relayhunt.detect.base import Rule, Thresholds, rule_columns
+from relayhunt.detect.base import EVIDENCE_AGG, Rule, Thresholds, rule_columns
 
 ID = "RH-SL-002"
 NAME = "Serverless URL or hostname on a process command line"
@@ -25,7 +25,7 @@ def build(t: Thresholds) -> str:
                AS proc_key,
              lower(coalesce(process_parent_executable, process_parent_name, '')) AS parent_key,
              count(DISTINCT process_entity_id) AS processes,
-             list(DISTINCT process_pid ORDER BY process_pid)[1:20] AS pids,
+             min(DISTINCT process_pid, 20) AS pids,
              serverless_normalized_host AS destination_domain,
              any_value(user_name) AS user_name,
              any_value(process_entity_id) AS process_entity_id,
@@ -45,10 +45,7 @@ def build(t: Thresholds) -> str:
              max(serverless_weight) AS serverless_weight,
              min(timestamp) AS first_seen, max(timestamp) AS last_seen,
              count(*) AS event_count,
-             list(struct_pack(log_format := log_format, log_file_path := log_file_path,
-                              log_line := log_line, log_record := log_record,
-                              "timestamp" := timestamp, event_kind := obs_kind)
-                  ORDER BY timestamp)[1:20] AS evidence
+             {EVIDENCE_AGG} AS evidence
       FROM cmdline_hosts
       WHERE coalesce(process_category, '') <> 'browser'
         AND NOT coalesce(serverless_legacy, false)

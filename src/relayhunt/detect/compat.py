@@ -130,7 +130,7 @@ def build_001(t: Thresholds) -> str:
              coalesce(sum(source_bytes), 0) AS total_sent,
              coalesce(sum(destination_bytes), 0) AS total_received,
              count(source_bytes) AS events_with_bytes,
-             list(DISTINCT process_pid) AS pids,
+             min(DISTINCT process_pid, 20) AS pids,  -- bounded: the 20 lowest
              {EVIDENCE_AGG} AS evidence
       FROM c GROUP BY ALL
     ),

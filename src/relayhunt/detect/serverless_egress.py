@@ -48,7 +48,7 @@ def build(t: Thresholds) -> str:
              count(DISTINCT process_entity_id) AS processes,
              any_value(user_agent_original) FILTER (WHERE user_agent_class = 'tool')
                AS tool_user_agent,
-             list(DISTINCT process_pid ORDER BY process_pid)[1:20] AS pids,
+             min(DISTINCT process_pid, 20) AS pids,
              {EVIDENCE_AGG} AS evidence
       FROM net_obs
       WHERE serverless_id IS NOT NULL
