@@ -15,7 +15,9 @@ percentiles in one sort); on Spark SQL these are ``xxhash64`` and
    event of its group starts a check-in (the rest are the same beat's retries and extra
    connections). A check-in's interval is the silence before it, measured from the
    previous event (the end of the previous check-in); its bytes are those of its first
-   event.
+   event. Formats that log a connection at both ends (Elastic Defend's
+   ``disconnect_received``, :data:`FLOW_END_ACTIONS`) are handled apart: an end event
+   never starts a check-in, and the check-in's bytes are the first recorded in it.
 3. **Aggregates** per group: check-in count and interval quartiles for every group, which
    drop Poisson-like and bursty groups (interquartile range above ``max_iqr_ratio``
    medians); then for the rest MAD, the intervals folded for missed beats, Moran's
@@ -41,6 +43,11 @@ import numpy as np
 import pyarrow as pa
 
 from relayhunt.beacon import stats
+
+FLOW_END_ACTIONS = ("disconnect_received",)
+"""``event_action`` values of a record that logs the *end* of a connection whose start
+is logged too (Elastic Defend's ``disconnect_received``, which carries the byte counts):
+part of the check-in that opened the connection, never a check-in of its own."""
 
 GROUP_KEYS = ("host_key", "image_key", "parent_key", "dest_key", "obs_kind")
 
@@ -103,11 +110,13 @@ def build_checkins(
     one. The silence before a start is measured from the previous event, which is the
     end of the previous check-in."""
     merge = float(params.merge_s)
+    ends = ", ".join(f"'{a}'" for a in FLOW_END_ACTIONS)
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _rh_bc_ev AS
         SELECT {hash_sql()} AS gid, epoch_us(timestamp) / 1e6 AS t,
-               source_bytes AS sb, destination_bytes AS db
+               source_bytes AS sb, destination_bytes AS db,
+               coalesce(event_action IN ({ends}), false) AS is_end
         FROM {source}
         WHERE timestamp IS NOT NULL AND coalesce(domain, destination_ip) IS NOT NULL
         """
@@ -115,21 +124,54 @@ def build_checkins(
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _rh_bc_n AS
-        SELECT gid, count(*) AS events FROM _rh_bc_ev
-        GROUP BY gid HAVING count(*) >= {int(params.min_checkins)}
+        SELECT gid, count(*) FILTER (WHERE NOT is_end) AS events FROM _rh_bc_ev
+        GROUP BY gid HAVING count(*) FILTER (WHERE NOT is_end) >= {int(params.min_checkins)}
         """
     )
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE _rh_bc_ci AS
-        SELECT gid, t AS t0, sb, db, d AS iv, d - {merge} AS gap
-        FROM (
-          SELECT gid, t, sb, db, t - lag(t) OVER (PARTITION BY gid ORDER BY t) AS d
-          FROM _rh_bc_ev WHERE gid IN (SELECT gid FROM _rh_bc_n)
-        ) e
-        WHERE d IS NULL OR d > {merge}
-        """
-    )
+    has_ends = con.execute(
+        "SELECT count(*) > 0 FROM _rh_bc_ev WHERE is_end AND gid IN (SELECT gid FROM _rh_bc_n)"
+    ).fetchone()
+    if has_ends is None or not has_ends[0]:
+        # One row per connection (Sysmon, Falcon, Defender, UDM, Zeek): one window pass.
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE _rh_bc_ci AS
+            SELECT gid, t AS t0, sb, db, d AS iv, d - {merge} AS gap
+            FROM (
+              SELECT gid, t, sb, db, t - lag(t) OVER (PARTITION BY gid ORDER BY t) AS d
+              FROM _rh_bc_ev WHERE gid IN (SELECT gid FROM _rh_bc_n)
+            ) e
+            WHERE d IS NULL OR d > {merge}
+            """
+        )
+    else:
+        # Flows logged at both ends (Elastic Defend: connection_attempted, then
+        # disconnect_received with the byte counts when it closes): an end event never
+        # starts a check-in, whatever its distance, and closes the check-in it belongs to,
+        # so the silence before the next one is measured from the flow's end; a
+        # check-in's bytes are the first recorded in it (the end event's).
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE _rh_bc_ci AS
+            WITH w AS (
+              SELECT gid, t, sb, db, is_end,
+                     t - lag(t) OVER (PARTITION BY gid ORDER BY t, is_end) AS d
+              FROM _rh_bc_ev WHERE gid IN (SELECT gid FROM _rh_bc_n)
+            ),
+            n AS (
+              SELECT *, sum(CASE WHEN d IS NULL OR (NOT is_end AND d > {merge}) THEN 1
+                                 ELSE 0 END)
+                        OVER (PARTITION BY gid ORDER BY t, is_end
+                              ROWS UNBOUNDED PRECEDING) AS ci
+              FROM w
+            )
+            SELECT gid, min(t) AS t0,
+                   arg_min(sb, t) FILTER (WHERE sb IS NOT NULL) AS sb,
+                   arg_min(db, t) FILTER (WHERE db IS NOT NULL) AS db,
+                   arg_min_null(d, t) AS iv, arg_min_null(d, t) - {merge} AS gap
+            FROM n GROUP BY gid, ci
+            """
+        )
     con.execute("DROP TABLE _rh_bc_ev")
 
 
