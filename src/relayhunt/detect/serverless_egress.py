@@ -43,7 +43,10 @@ def build(t: Thresholds) -> str:
              {DESTINATION_CONTEXT},
              min(timestamp) AS first_seen, max(timestamp) AS last_seen,
              count(*) AS event_count,
-             count(*) FILTER (WHERE obs_kind = 'connection') AS connections,
+             -- a connection logged at both ends (ECS disconnect_received) counts once
+             count(*) FILTER (WHERE obs_kind = 'connection'
+                              AND coalesce(event_action, '') <> 'disconnect_received')
+               AS connections,
              count(*) FILTER (WHERE obs_kind = 'dns') AS lookups,
              count(DISTINCT process_entity_id) AS processes,
              any_value(user_agent_original) FILTER (WHERE user_agent_class = 'tool')
