@@ -348,6 +348,31 @@ RARITY_WHY: Final = (
 )
 
 
+@dataclass(frozen=True)
+class EventColumns:
+    """Where one language's per-event rules find the allowlist's fields: on the lookup
+    (or connection) event, and on the process start (RH-SL-002)."""
+
+    dns: Mapping[str, Sequence[Column]]
+    dns_event: str
+    proc: Mapping[str, Sequence[Column]]
+    proc_event: str
+
+    def plan(self, allow: Allowlist | None, rule_id: str, proc: bool = False) -> Plan | None:
+        """The rule's exclusions on the process-start event (``proc``) or the lookup;
+        None without an allowlist."""
+        if allow is None:
+            return None
+        if proc:
+            return allow.plan(rule_id, self.proc, self.proc_event)
+        return allow.plan(rule_id, self.dns, self.dns_event)
+
+
+def header_for_plans(allow: Allowlist | None, plans: Sequence[Plan | None]) -> list[str]:
+    """:func:`header_for` over the plans that exist."""
+    return header_for(allow, [p for p in plans if p is not None])
+
+
 def header_for(allow: Allowlist | None, plans: Sequence[Plan]) -> list[str]:
     """``allow.header(plans)``, or nothing without an allowlist (no ``--config``)."""
     return allow.header(plans) if allow is not None else []
@@ -375,6 +400,7 @@ __all__ = [
     "RARITY_WHY",
     "Allowlist",
     "Column",
+    "EventColumns",
     "Exclusion",
     "FieldTests",
     "GlobTest",
@@ -384,6 +410,7 @@ __all__ = [
     "expressible",
     "glob_to_regex",
     "header_for",
+    "header_for_plans",
     "host_glob_lucene",
     "lucene_regex",
     "path_columns",

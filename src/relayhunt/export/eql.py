@@ -7,9 +7,10 @@ from relayhunt.export.allowlist import (
     CHAIN_WHY,
     CLOUD_WHY,
     Column,
+    EventColumns,
     GlobTest,
     Plan,
-    header_for,
+    header_for_plans,
     lucene_regex,
     predicate,
     skipped_header,
@@ -72,12 +73,11 @@ def _eql_test(t: GlobTest) -> str:
     return f"({name} != null and {name} regex~ {eql_string(lucene_regex(t))})"
 
 
+_COLUMNS = EventColumns(DNS_COLUMNS, DNS_EVENT, PROC_COLUMNS, PROC_EVENT)
+
+
 def _plan(spec: ExportSpec, rule_id: str, proc: bool = False) -> Plan | None:
-    if spec.allowlist is None:
-        return None
-    if proc:
-        return spec.allowlist.plan(rule_id, PROC_COLUMNS, PROC_EVENT)
-    return spec.allowlist.plan(rule_id, DNS_COLUMNS, DNS_EVENT)
+    return _COLUMNS.plan(spec.allowlist, rule_id, proc)
 
 
 def allow_clause(plan: Plan | None) -> str:
@@ -87,7 +87,7 @@ def allow_clause(plan: Plan | None) -> str:
 
 
 def _allow_header(spec: ExportSpec, plans: list[Plan | None]) -> list[str]:
-    return header_for(spec.allowlist, [p for p in plans if p is not None])
+    return header_for_plans(spec.allowlist, plans)
 
 
 def _dns(spec: ExportSpec, rule_id: str | None = None) -> str:

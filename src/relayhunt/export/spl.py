@@ -11,9 +11,10 @@ from relayhunt.export.allowlist import (
     CLOUD_WHY,
     RARITY_WHY,
     Column,
+    EventColumns,
     GlobTest,
     Plan,
-    header_for,
+    header_for_plans,
     path_columns,
     predicate,
     skipped_header,
@@ -70,12 +71,11 @@ def _spl_test(t: GlobTest) -> str:
     return f'match(coalesce({t.column.name}, ""), {spl_string("(?i)" + t.regex())})'
 
 
+_COLUMNS = EventColumns(DNS_COLUMNS, DNS_EVENT, PROC_COLUMNS, PROC_EVENT)
+
+
 def _plan(spec: ExportSpec, rule_id: str, proc: bool = False) -> Plan | None:
-    if spec.allowlist is None:
-        return None
-    if proc:
-        return spec.allowlist.plan(rule_id, PROC_COLUMNS, PROC_EVENT)
-    return spec.allowlist.plan(rule_id, DNS_COLUMNS, DNS_EVENT)
+    return _COLUMNS.plan(spec.allowlist, rule_id, proc)
 
 
 def allow_where(plan: Plan | None) -> str:
@@ -85,7 +85,7 @@ def allow_where(plan: Plan | None) -> str:
 
 
 def _allow_header(spec: ExportSpec, plans: list[Plan | None]) -> list[str]:
-    return header_for(spec.allowlist, [p for p in plans if p is not None])
+    return header_for_plans(spec.allowlist, plans)
 
 
 def _lookups(spec: ExportSpec, rule_id: str | None = None) -> str:
