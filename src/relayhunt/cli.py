@@ -197,6 +197,16 @@ def print_summary(store: Store, result: IngestResult, console: Console) -> None:
 SEVERITY_CHOICES = ("info", "low", "medium", "high", "critical")
 
 
+# Options `hunt` and `report` share.
+HtmlOption = Annotated[Path | None, typer.Option("--html", help="Write the HTML report to FILE.")]
+NavigatorOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--navigator", help="Write an ATT&CK Navigator layer (JSON) of the techniques hit."
+    ),
+]
+
+
 @app.command()
 def hunt(
     paths: PathsArg,
@@ -209,18 +219,11 @@ def hunt(
     csv_out: Annotated[
         Path | None, typer.Option("--csv", help="Write findings as CSV to FILE.")
     ] = None,
-    html_out: Annotated[
-        Path | None, typer.Option("--html", help="Write the HTML report to FILE.")
-    ] = None,
+    html_out: HtmlOption = None,
     incidents_out: Annotated[
         Path | None, typer.Option("--incidents", help="Write incidents as NDJSON to FILE.")
     ] = None,
-    navigator: Annotated[
-        Path | None,
-        typer.Option(
-            "--navigator", help="Write an ATT&CK Navigator layer (JSON) of the techniques hit."
-        ),
-    ] = None,
+    navigator: NavigatorOption = None,
     min_severity: Annotated[
         str | None,
         typer.Option(help="Drop findings below this severity (info|low|medium|high|critical)."),
@@ -344,15 +347,8 @@ def report(
         Path | None,
         typer.Option("--incidents", help="Incidents NDJSON written by `hunt --incidents`."),
     ] = None,
-    html_out: Annotated[
-        Path | None, typer.Option("--html", help="Write the HTML report to FILE.")
-    ] = None,
-    navigator: Annotated[
-        Path | None,
-        typer.Option(
-            "--navigator", help="Write an ATT&CK Navigator layer (JSON) of the techniques hit."
-        ),
-    ] = None,
+    html_out: HtmlOption = None,
+    navigator: NavigatorOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No console output.")] = False,
 ) -> None:
     """Re-render the HTML report (and/or a Navigator layer) from saved hunt output."""
