@@ -120,7 +120,7 @@ _DAY = "CAST(timestamp AS DATE)"
 # role is not listed yet, so RH-CP-001 and RH-CP-003 report it low, saying so.
 _IAC_ONLY = "(tools = ['iac'])"
 _IAC_NOTE = (
-    "CASE WHEN tools = ['iac'] THEN '; every call came through an infrastructure-as-code "
+    f"CASE WHEN {_IAC_ONLY} THEN '; every call came through an infrastructure-as-code "
     "tool, which looks like a deployment: list its role in deployers if it is one' "
     "ELSE '' END"
 )

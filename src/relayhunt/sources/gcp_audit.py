@@ -71,6 +71,14 @@ ROUTE = f"""CASE WHEN s.protoPayload.serviceName IN
 
 LABEL = "'gcp:' || coalesce(s.protoPayload.serviceName, '(no serviceName)')"
 
+# The fields an update names in its FieldMask (a "a,b" string in JSON, or {"paths": [...]}).
+_MASK = """coalesce(
+    TRY(json_extract_string(s.protoPayload.request, '$.updateMask')),
+    TRY(json_extract_string(s.protoPayload.request, '$.update_mask')))"""
+_MASK_FIELDS = f"""CASE WHEN starts_with(ltrim({_MASK}), '{{')
+    THEN array_to_string(TRY(CAST(json_extract({_MASK}, '$.paths') AS VARCHAR[])), ',')
+    ELSE {_MASK} END"""
+
 PRELUDE = ", ".join(
     [
         "regexp_extract(s.protoPayload.methodName, '([^.]+)$', 1) AS gc_op",
@@ -94,24 +102,19 @@ PRELUDE = ", ".join(
               '$.policy.bindings'), '[{"role":"VARCHAR","members":["VARCHAR"]}]')), []),
               x -> list_has_any(x.members, ['allUsers', 'allAuthenticatedUsers']))
             AS gc_public_bindings""",
+        # an update's FieldMask fields, "a,b" (NULL without one)
+        f"NULLIF({_MASK_FIELDS}, '') AS gc_mask",
     ]
 )
 
-# The fields an update names in its FieldMask (a "a,b" string in JSON, or {"paths": [...]}).
-_MASK = """coalesce(
-    TRY(json_extract_string(s.protoPayload.request, '$.updateMask')),
-    TRY(json_extract_string(s.protoPayload.request, '$.update_mask')))"""
-_MASK_FIELDS = f"""CASE WHEN starts_with(ltrim({_MASK}), '{{')
-    THEN array_to_string(TRY(CAST(json_extract({_MASK}, '$.paths') AS VARCHAR[])), ',')
-    ELSE {_MASK} END"""
 # What an update changed, by its mask: code (source, entry point, runtime, build, image),
 # configuration (environment, service account, ingress, memory ...), or NULL when there
 # is no mask or it names a whole Cloud Run template (code and configuration alike).
-_UPDATE_KIND = f"""CASE
-    WHEN coalesce({_MASK_FIELDS}, '') = '' THEN NULL
-    WHEN regexp_matches({_MASK_FIELDS},
+_UPDATE_KIND = """CASE
+    WHEN gc_mask IS NULL THEN NULL
+    WHEN regexp_matches(gc_mask,
          '(?i)(source|entry_?point|runtime|docker|build_?config|image)') THEN 'code'
-    WHEN regexp_matches({_MASK_FIELDS}, '(?i)(^|[,.])(template|containers|spec)([,.]|$)')
+    WHEN regexp_matches(gc_mask, '(?i)(^|[,.])(template|containers|spec)([,.]|$)')
          THEN NULL
     ELSE 'config' END"""
 
@@ -147,14 +150,14 @@ DESTINATION = f"""coalesce({url_host(_RUN_URL)},
               AND gc_project IS NOT NULL AND gc_region IS NOT NULL
          THEN lower(gc_region || '-' || gc_project || '.cloudfunctions.net') END)"""
 
-DETAIL = f"""CASE
+DETAIL = """CASE
     WHEN len(gc_public_deltas) > 0 THEN array_to_string(list_transform(gc_public_deltas,
         x -> x.member || ' ' || x.role), ', ')
     WHEN len(gc_public_bindings) > 0 THEN array_to_string(list_transform(gc_public_bindings,
         x -> 'allUsers/allAuthenticatedUsers ' || x.role), ', ')
     WHEN gc_op IN ('UpdateFunction', 'UpdateService', 'ReplaceService')
-         AND coalesce({_MASK_FIELDS}, '') <> ''
-         THEN 'fields ' || replace({_MASK_FIELDS}, ',', ', ')
+         AND gc_mask IS NOT NULL
+         THEN 'fields ' || replace(gc_mask, ',', ', ')
     END"""
 
 _EMAIL = "s.protoPayload.authenticationInfo.principalEmail"
