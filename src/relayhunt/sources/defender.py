@@ -73,7 +73,8 @@ import pyarrow as pa
 
 from relayhunt.sources.base import Head, IngestContext
 from relayhunt.sources.engine import RecordMapping, load_json_chunk, load_struct_relation
-from relayhunt.sources.falcon import iter_json_chunks, nz
+from relayhunt.sources.falcon import iter_json_chunks, looks_like_ndjson, nz
+from relayhunt.sources.ndjson_file import load_ndjson_file
 from relayhunt.store import sql_literal
 
 V = "VARCHAR"
@@ -447,6 +448,8 @@ class DefenderJsonSource:
     def read(self, ctx: IngestContext) -> None:
         m = mapping(table_hint(ctx.file.display))
         streaming = ctx.head is not None and '"AdvancedHunting-' in ctx.head.text
+        if not streaming and looks_like_ndjson(ctx.head) and load_ndjson_file(ctx, m):
+            return
         for chunk in iter_json_chunks(ctx, self.wrapper_keys):
             load_json_chunk(ctx, _flatten_streaming(ctx, chunk) if streaming else chunk, m)
 

@@ -217,12 +217,12 @@ routed rows to keep or None for every row) -> SQL yielding (idx, line_no, record
 s)."""
 
 
-def _apply(ctx: IngestContext, source: SourceFn, mapping: RecordMapping) -> None:
-    """Route every record (a narrow parse), then parse each target table's records once
-    more with just that table's fields and insert them into the store's stage for that
-    table. No wide intermediate table: materializing every column of every table for
-    every row cost more than the parsing itself."""
-    con = ctx.store.con
+def check_groups(
+    mapping: RecordMapping, *, prelude_checks: bool = True
+) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Per-record warning SQL per table, in two groups, each reported as one message:
+    numeric columns whose value does not cast (those needing no prelude alias), then
+    those needing one, followed by the mapping's own checks (with ``prelude_checks``)."""
     aliases = set(re.findall(r"\bAS\s+([A-Za-z_]\w*)", mapping.prelude))
     early: dict[str, list[str]] = {}  # table -> numeric checks needing no prelude alias
     late: dict[str, list[str]] = {}
@@ -237,8 +237,18 @@ def _apply(ctx: IngestContext, source: SourceFn, mapping: RecordMapping) -> None
             )
             uses_alias = any(re.search(rf"\b{a}\b", expr) for a in aliases)
             (late if uses_alias else early).setdefault(table, []).append(check)
-        if mapping.prelude:
+        if prelude_checks:
             late.setdefault(table, []).extend(f"({m})" for m in mapping.checks.values())
+    return early, late
+
+
+def _apply(ctx: IngestContext, source: SourceFn, mapping: RecordMapping) -> None:
+    """Route every record (a narrow parse), then parse each target table's records once
+    more with just that table's fields and insert them into the store's stage for that
+    table. No wide intermediate table: materializing every column of every table for
+    every row cost more than the parsing itself."""
+    con = ctx.store.con
+    early, late = check_groups(mapping, prelude_checks=bool(mapping.prelude))
     # Without a prelude the mapping's own checks are evaluated in the routing pass: as a
     # separate pass per table they re-read (re-parsed) every routed record once more,
     # which cost Sysmon EVTX about a sixth of its ingest time.
@@ -422,6 +432,10 @@ def read_json(
     """Read NDJSON (fast path, line numbers) or a JSON document (array / wrapper object)."""
     head = ctx.head
     if head is not None and head.json_layout == "ndjson":
+        from relayhunt.sources.ndjson_file import load_ndjson_file
+
+        if load_ndjson_file(ctx, mapping):
+            return
         with ctx.file.open() as stream:
             for chunk in prefetch(iter_line_tables(stream, ctx)):
                 load_json_chunk(ctx, chunk, mapping)

@@ -60,6 +60,7 @@ from relayhunt.sources.engine import (
     load_json_chunk,
 )
 from relayhunt.sources.lines import iter_line_tables, prefetch
+from relayhunt.sources.ndjson_file import load_ndjson_file
 
 V = "VARCHAR"
 
@@ -343,5 +344,7 @@ class FalconSource:
         return False
 
     def read(self, ctx: IngestContext) -> None:
+        if looks_like_ndjson(ctx.head) and load_ndjson_file(ctx, MAPPING):
+            return
         for chunk in iter_json_chunks(ctx, ("events", "resources", "data")):
             load_json_chunk(ctx, chunk, MAPPING)

@@ -1,0 +1,193 @@
+"""The whole-file NDJSON fast path gives exactly what the line path gives, or falls back.
+
+Every fixture is read twice, once with the fast path allowed for any size and once with
+it off, and the stored rows, issues (with their line and offset) and skipped counts must
+be equal. The fast path must really have been taken for the clean NDJSON fixtures, or the
+comparison would prove nothing.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import relayhunt.sources.ndjson_file as fast
+from relayhunt.ingest import ingest
+from relayhunt.store import Store
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+TABLES = ("process", "dns", "connection", "file", "ingest_issues", "ingest_skipped")
+
+# Fixture files that are clean NDJSON of a format with a JSON mapping: the fast path must
+# be used for each (records with wrong types or no time are per-row issues, not errors).
+MUST_USE = [
+    "ecs/defend_windows/events.ndjson",
+    "ecs/missing_timestamp/events.ndjson",
+    "ecs/wrong_types/events.ndjson",
+    "falcon/mixed_events",
+    "udm/ndjson_snake_case",
+    "zeek/json_default_no_path/current.log",
+    "zeek/json_underscore_fields",
+]
+
+
+def _snapshot(paths: list[Path], *, fast_on: bool, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setattr(fast, "FAST_MIN_BYTES", 0 if fast_on else 1 << 62)
+    with Store() as store:
+        ingest([str(p) for p in paths], store)
+        store.flush()
+        return {
+            t: store.con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in TABLES
+        } | {
+            "files": store.con.execute(
+                "SELECT * EXCLUDE (seconds) FROM ingest_files ORDER BY ALL"
+            ).fetchall()
+        }
+
+
+def _fixture_files() -> Iterator[Path]:
+    for path in sorted(FIXTURES.rglob("*")):
+        if path.is_file() and path.suffix not in (".md", ".py", ".yaml", ".evtx"):
+            yield path
+
+
+@pytest.mark.parametrize("path", list(_fixture_files()), ids=lambda p: str(p.relative_to(FIXTURES)))
+def test_same_result_as_the_line_path(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    line = _snapshot([path], fast_on=False, monkeypatch=monkeypatch)
+    got = _snapshot([path], fast_on=True, monkeypatch=monkeypatch)
+    assert got == line
+
+
+@pytest.mark.parametrize("rel", MUST_USE)
+def test_fast_path_is_taken_for_clean_ndjson(rel: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    fast.OUTCOMES.clear()
+    _snapshot([FIXTURES / rel], fast_on=True, monkeypatch=monkeypatch)
+    assert fast.OUTCOMES["used"] >= 1, dict(fast.OUTCOMES)
+    assert sum(fast.OUTCOMES.values()) == fast.OUTCOMES["used"], dict(fast.OUTCOMES)
+
+
+def _conn(i: int) -> dict[str, Any]:
+    return {
+        "ts": 1_730_419_200 + i / 1000,
+        "uid": f"C{i}",
+        "id.orig_h": "10.0.0.5",
+        "id.orig_p": 50_000 + i % 10_000,
+        "id.resp_h": "203.0.113.7",
+        "id.resp_p": 443,
+        "proto": "tcp",
+        "orig_bytes": 100 + i % 7,
+    }
+
+
+def _write_conn(path: Path, n: int, *, extra: dict[int, str] | None = None) -> None:
+    lines = [json.dumps(_conn(i)) for i in range(1, n + 1)]
+    for at, text in sorted((extra or {}).items(), reverse=True):
+        lines.insert(at - 1, text)
+    data = ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape")
+    if path.suffix == ".gz":
+        data = gzip.compress(data, compresslevel=1)
+    path.write_bytes(data)
+
+
+def test_rows_keep_their_line_numbers_across_duckdb_blocks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ~36 MB: DuckDB splits it into several buffers read by both threads. Without
+    # preserve_insertion_order the rows come back out of file order (row id != line).
+    path = tmp_path / "conn.log"
+    _write_conn(path, 200_000)
+    monkeypatch.setattr(fast, "FAST_MIN_BYTES", 0)
+    fast.OUTCOMES.clear()
+    with Store(threads=2) as store:
+        ingest([str(path)], store)
+        store.flush()
+        assert fast.OUTCOMES["used"] == 1
+        bad = store.con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE 'C' || log_line <> event_id "
+            "OR log_line IS NULL) FROM connection"
+        ).fetchone()
+    assert bad == (200_000, 0)
+
+
+@pytest.mark.parametrize(
+    ("extra", "reason", "stored", "issue"),
+    [
+        ({50: ""}, "fallback: blank lines", 200, None),
+        ({50: "   "}, "fallback: blank lines", 200, "invalid_json"),
+        ({50: "null"}, "fallback: records with no known field", 200, "invalid_json"),
+        (
+            {50: '{"ts": 1730419200, "uid": '},
+            "fallback: DuckDB could not read the file",
+            200,
+            "invalid_json",
+        ),
+        ({50: "[1, 2]"}, "fallback: DuckDB could not read the file", 200, "invalid_json"),
+        # replaced with U+FFFD and kept, with a warning
+        (
+            {50: '{"ts": 1730419200, "uid": "\udcff"}'},
+            "fallback: DuckDB could not read the file",
+            201,
+            "invalid_utf8",
+        ),
+    ],
+)
+def test_damaged_files_fall_back_and_are_located(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    extra: dict[int, str],
+    reason: str,
+    stored: int,
+    issue: str | None,
+) -> None:
+    path = tmp_path / "conn.log"
+    _write_conn(path, 200, extra=extra)
+    fast.OUTCOMES.clear()
+    got = _snapshot([path], fast_on=True, monkeypatch=monkeypatch)
+    assert fast.OUTCOMES == {reason: 1}
+    assert got == _snapshot([path], fast_on=False, monkeypatch=monkeypatch)
+    assert len(got["connection"]) == stored  # every good record, also after the damage
+    assert [(r[2], r[6]) for r in got["ingest_issues"]] == ([(50, issue)] if issue else [])
+
+
+def test_gzip_is_read_whole_and_a_truncated_gzip_falls_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "conn.log.gz"
+    _write_conn(path, 3_000)
+    fast.OUTCOMES.clear()
+    whole = _snapshot([path], fast_on=True, monkeypatch=monkeypatch)
+    assert fast.OUTCOMES == {"used": 1}
+    assert len(whole["connection"]) == 3_000
+
+    cut = tmp_path / "cut" / "conn.log.gz"
+    cut.parent.mkdir()
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    fast.OUTCOMES.clear()
+    got = _snapshot([cut], fast_on=True, monkeypatch=monkeypatch)
+    assert sum(fast.OUTCOMES.values()) == 1 and fast.OUTCOMES["used"] == 0
+    assert got == _snapshot([cut], fast_on=False, monkeypatch=monkeypatch)
+    assert 0 < len(got["connection"]) < 3_000
+    assert "truncated_gzip" in {r[6] for r in got["ingest_issues"]}
+
+
+def test_warnings_carry_line_and_offset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "conn.log"
+    rows = [_conn(i) for i in range(1, 101)]
+    rows[9]["id.resp_p"] = "https"  # line 10: not a port number
+    rows[69]["ts"] = "yesterday"  # line 70: no readable time
+    text = "".join(json.dumps(r) + "\n" for r in rows)
+    path.write_text(text)
+    fast.OUTCOMES.clear()
+    got = _snapshot([path], fast_on=True, monkeypatch=monkeypatch)
+    assert fast.OUTCOMES == {"used": 1}
+    starts = [0]
+    for line in text.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line.encode()))
+    issues = {(r[2], r[4], r[6]) for r in got["ingest_issues"]}
+    assert issues == {(10, starts[9], "bad_field_type"), (70, starts[69], "missing_timestamp")}
+    assert len(got["connection"]) == 99
