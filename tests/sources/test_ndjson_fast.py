@@ -148,7 +148,7 @@ def test_damaged_files_fall_back_and_are_located(
     _write_conn(path, 200, extra=extra)
     fast.OUTCOMES.clear()
     got = _snapshot([path], fast_on=True, monkeypatch=monkeypatch)
-    assert fast.OUTCOMES == {reason: 1}
+    assert dict(fast.OUTCOMES) == {reason: 1}
     assert got == _snapshot([path], fast_on=False, monkeypatch=monkeypatch)
     assert len(got["connection"]) == stored  # every good record, also after the damage
     assert [(r[2], r[6]) for r in got["ingest_issues"]] == ([(50, issue)] if issue else [])
@@ -161,7 +161,7 @@ def test_gzip_is_read_whole_and_a_truncated_gzip_falls_back(
     _write_conn(path, 3_000)
     fast.OUTCOMES.clear()
     whole = _snapshot([path], fast_on=True, monkeypatch=monkeypatch)
-    assert fast.OUTCOMES == {"used": 1}
+    assert dict(fast.OUTCOMES) == {"used": 1}
     assert len(whole["connection"]) == 3_000
 
     cut = tmp_path / "cut" / "conn.log.gz"
@@ -184,7 +184,7 @@ def test_warnings_carry_line_and_offset(tmp_path: Path, monkeypatch: pytest.Monk
     path.write_text(text)
     fast.OUTCOMES.clear()
     got = _snapshot([path], fast_on=True, monkeypatch=monkeypatch)
-    assert fast.OUTCOMES == {"used": 1}
+    assert dict(fast.OUTCOMES) == {"used": 1}
     starts = [0]
     for line in text.splitlines(keepends=True):
         starts.append(starts[-1] + len(line.encode()))
