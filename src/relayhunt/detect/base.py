@@ -107,33 +107,44 @@ EVIDENCE_AGG = (
     "event_kind := obs_kind), timestamp, 20)"
 )
 
-PROCESS_CONTEXT = """
-    any_value(user_name) FILTER (WHERE user_name IS NOT NULL) AS user_name,
-    any_value(process_entity_id) AS process_entity_id,
-    any_value(process_pid) AS process_pid,
-    any_value(process_executable) FILTER (WHERE process_executable IS NOT NULL)
-        AS process_executable,
-    any_value(process_name) FILTER (WHERE process_name IS NOT NULL) AS process_name,
-    any_value(process_command_line) FILTER (WHERE process_command_line IS NOT NULL)
-        AS process_command_line,
-    any_value(process_parent_executable) FILTER (WHERE process_parent_executable IS NOT NULL)
-        AS process_parent_executable,
-    any_value(process_parent_name) FILTER (WHERE process_parent_name IS NOT NULL)
-        AS process_parent_name,
-    any_value(process_parent_command_line)
-        FILTER (WHERE process_parent_command_line IS NOT NULL) AS process_parent_command_line,
-    any_value(process_category) AS process_category,
-    any_value(process_subcategory) AS process_subcategory,
-    any_value(process_user_writable_dir) AS process_user_writable_dir"""
+# A group's context comes from its earliest record (ties broken by where the record was
+# read), never from whichever row a thread met first: any_value() made the chosen process
+# instance, user and tenant, and with them the finding id, change from run to run.
+FIRST = "row(timestamp, log_file_path, log_line, log_record, obs_kind)"
 
-DESTINATION_CONTEXT = """
+
+def first(expr: str) -> str:
+    """SQL aggregate: ``expr`` of the group's earliest record (deterministic)."""
+    return f"arg_min({expr}, {FIRST})"
+
+
+PROCESS_CONTEXT = f"""
+    arg_min(user_name, {FIRST}) FILTER (WHERE user_name IS NOT NULL) AS user_name,
+    arg_min(process_entity_id, {FIRST}) AS process_entity_id,
+    arg_min(process_pid, {FIRST}) AS process_pid,
+    arg_min(process_executable, {FIRST}) FILTER (WHERE process_executable IS NOT NULL)
+        AS process_executable,
+    arg_min(process_name, {FIRST}) FILTER (WHERE process_name IS NOT NULL) AS process_name,
+    arg_min(process_command_line, {FIRST}) FILTER (WHERE process_command_line IS NOT NULL)
+        AS process_command_line,
+    arg_min(process_parent_executable, {FIRST})
+        FILTER (WHERE process_parent_executable IS NOT NULL) AS process_parent_executable,
+    arg_min(process_parent_name, {FIRST}) FILTER (WHERE process_parent_name IS NOT NULL)
+        AS process_parent_name,
+    arg_min(process_parent_command_line, {FIRST})
+        FILTER (WHERE process_parent_command_line IS NOT NULL) AS process_parent_command_line,
+    arg_min(process_category, {FIRST}) AS process_category,
+    arg_min(process_subcategory, {FIRST}) AS process_subcategory,
+    arg_min(process_user_writable_dir, {FIRST}) AS process_user_writable_dir"""
+
+DESTINATION_CONTEXT = f"""
     arg_min(domain_origin, rh_origin_rank(domain_origin)) AS destination_domain_origin,
     mode(destination_ip) AS destination_ip,
     mode(destination_port) AS destination_port,
-    any_value(serverless_platform) AS serverless_platform,
-    any_value(serverless_provider) AS serverless_provider,
-    any_value(serverless_kind) AS serverless_kind,
-    any_value(serverless_tenant) AS serverless_tenant,
+    arg_min(serverless_platform, {FIRST}) AS serverless_platform,
+    arg_min(serverless_provider, {FIRST}) AS serverless_provider,
+    arg_min(serverless_kind, {FIRST}) AS serverless_kind,
+    arg_min(serverless_tenant, {FIRST}) AS serverless_tenant,
     max(serverless_weight) AS serverless_weight,
     bool_or(coalesce(serverless_legacy, false)) AS serverless_legacy"""
 

@@ -47,6 +47,7 @@ from relayhunt.detect.base import (
     PROCESS_CONTEXT,
     Rule,
     Thresholds,
+    first,
 )
 
 ID = "RH-SL-005"
@@ -86,10 +87,11 @@ def build(t: Thresholds) -> str:
       SELECT {_HASH} AS gid,
              {PROCESS_CONTEXT},
              {DESTINATION_CONTEXT},
-             any_value(domain) FILTER (WHERE domain IS NOT NULL) AS destination_domain,
-             any_value(serverless_id) FILTER (WHERE serverless_id IS NOT NULL)
+             {first("domain")} FILTER (WHERE domain IS NOT NULL) AS destination_domain,
+             {first("serverless_id")} FILTER (WHERE serverless_id IS NOT NULL)
                AS serverless_id,
-             any_value(user_agent_class) FILTER (WHERE user_agent_class IS NOT NULL)
+             {first("user_agent_class")}
+               FILTER (WHERE user_agent_class IS NOT NULL)
                AS user_agent_class,
              count(DISTINCT process_entity_id) AS processes,
              min(timestamp) AS first_seen, max(timestamp) AS last_seen,

@@ -10,7 +10,7 @@ boundaries. Browsers opened on a link are left out (a user clicking a URL); a LO
 
 from __future__ import annotations
 
-from relayhunt.detect.base import EVIDENCE_AGG, Rule, Thresholds, rule_columns
+from relayhunt.detect.base import EVIDENCE_AGG, Rule, Thresholds, first, rule_columns
 
 ID = "RH-SL-002"
 NAME = "Serverless URL or hostname on a process command line"
@@ -27,21 +27,21 @@ def build(t: Thresholds) -> str:
              count(DISTINCT process_entity_id) AS processes,
              min(DISTINCT process_pid, 20) AS pids,
              serverless_normalized_host AS destination_domain,
-             any_value(user_name) AS user_name,
-             any_value(process_entity_id) AS process_entity_id,
-             any_value(process_pid) AS process_pid,
-             any_value(process_executable) AS process_executable,
-             any_value(process_name) AS process_name,
-             any_value(process_command_line) AS process_command_line,
-             any_value(process_parent_executable) AS process_parent_executable,
-             any_value(process_parent_name) AS process_parent_name,
-             any_value(process_parent_command_line) AS process_parent_command_line,
-             any_value(process_category) AS process_category,
-             any_value(process_subcategory) AS process_subcategory,
-             any_value(serverless_platform) AS serverless_platform,
-             any_value(serverless_provider) AS serverless_provider,
-             any_value(serverless_kind) AS serverless_kind,
-             any_value(serverless_tenant) AS serverless_tenant,
+             {first("user_name")} AS user_name,
+             {first("process_entity_id")} AS process_entity_id,
+             {first("process_pid")} AS process_pid,
+             {first("process_executable")} AS process_executable,
+             {first("process_name")} AS process_name,
+             {first("process_command_line")} AS process_command_line,
+             {first("process_parent_executable")} AS process_parent_executable,
+             {first("process_parent_name")} AS process_parent_name,
+             {first("process_parent_command_line")} AS process_parent_command_line,
+             {first("process_category")} AS process_category,
+             {first("process_subcategory")} AS process_subcategory,
+             {first("serverless_platform")} AS serverless_platform,
+             {first("serverless_provider")} AS serverless_provider,
+             {first("serverless_kind")} AS serverless_kind,
+             {first("serverless_tenant")} AS serverless_tenant,
              max(serverless_weight) AS serverless_weight,
              min(timestamp) AS first_seen, max(timestamp) AS last_seen,
              count(*) AS event_count,

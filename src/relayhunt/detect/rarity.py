@@ -22,6 +22,7 @@ from relayhunt.detect.base import (
     PROCESS_CONTEXT,
     Rule,
     Thresholds,
+    first,
     rule_columns,
 )
 
@@ -51,7 +52,7 @@ def build(t: Thresholds) -> str:
     ),
     g AS (
       SELECT host_key AS host_name, tenant,
-             any_value(domain) AS destination_domain,
+             {first("domain")} AS destination_domain,
              {PROCESS_CONTEXT},
              {DESTINATION_CONTEXT},
              min(timestamp) AS first_seen, max(timestamp) AS last_seen,
