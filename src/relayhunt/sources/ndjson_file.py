@@ -1,12 +1,12 @@
-"""Whole-file fast path for NDJSON: DuckDB's ``read_json`` parses the file on every core.
+"""Whole-file fast path for NDJSON: one ``read_json`` parse instead of two per record.
 
 The line path (:func:`relayhunt.sources.engine.load_json_chunk`) splits lines in Python
 (numpy) and parses each record twice with ``json_transform`` (once to route it, once for
 its table's columns). For a clean NDJSON file on disk that is most of the cost: DuckDB's
-own ``read_json`` reads, parses and builds the mapping's struct in parallel, and one
-statement computes every column of every table at once into a temporary table, from
-which each event table takes its rows. Measured on 1M ECS events: 13.3 s by the line
-path, about 4 s here (docs/performance.md).
+own ``read_json`` reads, parses and builds the mapping's struct once, and one statement
+computes every column of every table at once into a temporary table, from which each
+event table takes its rows (in parallel). Measured on 1M ECS events in-process: about
+10 s by the line path, 6.6 s here (docs/performance.md).
 
 It gives exactly the line path's rows and issues, or nothing: ``read_json`` stops at the
 first bad record and cannot say where blank lines were, so the fast path is only kept
@@ -20,9 +20,10 @@ which locates every rejected record:
 * a row with none of the mapping's top-level fields (``read_json`` reads a ``null`` line
   as such a row; the line path reports ``null`` as not an object) -> line path.
 
-Row ``i`` of the temporary table is line ``i + 1`` of the file: the table is created
-with ``preserve_insertion_order`` on, which keeps ``read_json``'s rows in file order on
-every thread count (tests/ingest/test_ndjson_fast.py checks this on a multi-block file).
+Row ``i`` of the temporary table is line ``i + 1`` of the file: the table is created on
+one thread with ``preserve_insertion_order`` on. On two threads the rows usually kept
+file order, but not always (tests/sources/test_ndjson_fast.py failed under load), so
+parsing stays single-threaded until a line number can be had from DuckDB itself.
 """
 
 from __future__ import annotations
@@ -160,7 +161,13 @@ def _wide_sql(ctx: IngestContext, mapping: RecordMapping) -> _Wide | None:
                          CAST(({mapping.label}) AS VARCHAR) AS _label,
                          ({mapping.timestamp}) AS _ts {prelude}
                   FROM (SELECT *, ({empty}) AS _empty FROM {source} s) s) s"""
+        row = con.execute("SELECT current_setting('threads')").fetchone()
+        threads = int(row[0]) if row else 1
         try:
+            # One thread: row i of the table must be line i + 1. With two threads and
+            # preserve_insertion_order the rows came back out of file order under load
+            # (the 36 MB test failed in CI, 1 run in 3 with the machine busy).
+            con.execute("SET threads = 1")
             con.execute("SET preserve_insertion_order = true")
             con.execute(sql)
             return wide
@@ -172,6 +179,7 @@ def _wide_sql(ctx: IngestContext, mapping: RecordMapping) -> _Wide | None:
             return None  # the content, not the SQL: the line path will locate it
         finally:
             con.execute("SET preserve_insertion_order = false")
+            con.execute(f"SET threads = {threads}")
     return None
 
 
