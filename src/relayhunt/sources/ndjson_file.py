@@ -92,7 +92,7 @@ def load_ndjson_file(ctx: IngestContext, mapping: RecordMapping) -> bool:
         if empty:
             outcome = "fallback: records with no known field"
             return False
-        _store(ctx, mapping, wide)
+        _store(ctx, wide)
         ctx.records_seen += int(rows)
         ctx.bytes_read += int(counted["bytes"])
         outcome = "used"
@@ -183,7 +183,7 @@ def _wide_sql(ctx: IngestContext, mapping: RecordMapping) -> _Wide | None:
     return None
 
 
-def _store(ctx: IngestContext, mapping: RecordMapping, wide: _Wide) -> None:
+def _store(ctx: IngestContext, wide: _Wide) -> None:
     """Issues, skipped counts and rows, from ``_rh_wide`` (row i = line i + 1)."""
     con = ctx.store.con
     params = [ctx.file.display, ctx.fmt]
