@@ -1,9 +1,9 @@
-"""The whole-file NDJSON fast path gives exactly what the line path gives, or falls back.
+"""The NDJSON fast path gives exactly what the line path gives, chunk by chunk.
 
-Every fixture is read twice, once with the fast path allowed for any size and once with
-it off, and the stored rows, issues (with their line and offset) and skipped counts must
-be equal. The fast path must really have been taken for the clean NDJSON fixtures, or the
-comparison would prove nothing.
+Every fixture is read twice, once with the fast path allowed for any size (and cut into
+small chunks) and once with it off, and the stored rows, issues (with their line and
+offset) and skipped counts must be equal. The fast path must really have been taken for
+the clean NDJSON fixtures, or the comparison would prove nothing.
 """
 
 from __future__ import annotations
@@ -36,10 +36,18 @@ MUST_USE = [
 ]
 
 
-def _snapshot(paths: list[Path], *, fast_on: bool, monkeypatch: pytest.MonkeyPatch) -> Any:
+def _snapshot(
+    paths: list[Path],
+    *,
+    fast_on: bool,
+    monkeypatch: pytest.MonkeyPatch,
+    chunk_bytes: int = 2048,
+    max_record_bytes: int = 16 * 1024 * 1024,
+) -> Any:
     monkeypatch.setattr(fast, "FAST_MIN_BYTES", 0 if fast_on else 1 << 62)
-    with Store() as store:
-        ingest([str(p) for p in paths], store)
+    monkeypatch.setattr(fast, "CHUNK_BYTES", chunk_bytes)
+    with Store(threads=2) as store:
+        ingest([str(p) for p in paths], store, max_record_bytes=max_record_bytes)
         store.flush()
         return {
             t: store.con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in TABLES
@@ -94,64 +102,107 @@ def _write_conn(path: Path, n: int, *, extra: dict[int, str] | None = None) -> N
     path.write_bytes(data)
 
 
-def test_rows_keep_their_line_numbers_across_duckdb_blocks(
+def test_rows_keep_their_line_numbers_across_chunks_and_duckdb_blocks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # ~36 MB: DuckDB splits it into several buffers read by both threads. Without
-    # preserve_insertion_order the rows come back out of file order (row id != line).
+    # ~36 MB in 8 MiB chunks parsed by two workers at once, each chunk larger than
+    # DuckDB's read buffer: a row's line number must still be its line.
     path = tmp_path / "conn.log"
     _write_conn(path, 200_000)
     monkeypatch.setattr(fast, "FAST_MIN_BYTES", 0)
+    monkeypatch.setattr(fast, "CHUNK_BYTES", 8 * 1024 * 1024)
     fast.OUTCOMES.clear()
     with Store(threads=2) as store:
         ingest([str(path)], store)
         store.flush()
-        assert fast.OUTCOMES["used"] == 1
+        assert fast.OUTCOMES["used"] >= 4
+        assert sum(fast.OUTCOMES.values()) == fast.OUTCOMES["used"], dict(fast.OUTCOMES)
         bad = store.con.execute(
             "SELECT count(*), count(*) FILTER (WHERE 'C' || log_line <> event_id "
             "OR log_line IS NULL) FROM connection"
         ).fetchone()
+        seen = store.con.execute("SELECT records_seen, bytes_read FROM ingest_files").fetchall()
     assert bad == (200_000, 0)
+    assert seen == [(200_000, path.stat().st_size)]
+
+
+_DAMAGE = [
+    ("", "fallback: blank lines", 200, None),
+    ("   ", "fallback: blank lines", 200, "invalid_json"),
+    ("null", "fallback: records with no known field", 200, "invalid_json"),
+    ('{"ts": 1730419200, "uid": ', "fallback: DuckDB could not read the file", 200, "invalid_json"),
+    ("[1, 2]", "fallback: DuckDB could not read the file", 200, "invalid_json"),
+    # replaced with U+FFFD and kept, with a warning
+    (
+        '{"ts": 1730419200, "uid": "\udcff", "id.orig_h": "10.0.0.5", "id.orig_p": 5, '
+        '"id.resp_h": "203.0.113.7", "id.resp_p": 443, "proto": "tcp"}',
+        "fallback: DuckDB could not read the file",
+        201,
+        "invalid_utf8",
+    ),
+]
 
 
 @pytest.mark.parametrize(
-    ("extra", "reason", "stored", "issue"),
+    ("at", "text", "reason", "stored", "issue"),
     [
-        ({50: ""}, "fallback: blank lines", 200, None),
-        ({50: "   "}, "fallback: blank lines", 200, "invalid_json"),
-        ({50: "null"}, "fallback: records with no known field", 200, "invalid_json"),
-        (
-            {50: '{"ts": 1730419200, "uid": '},
-            "fallback: DuckDB could not read the file",
-            200,
-            "invalid_json",
-        ),
-        ({50: "[1, 2]"}, "fallback: DuckDB could not read the file", 200, "invalid_json"),
-        # replaced with U+FFFD and kept, with a warning
-        (
-            {50: '{"ts": 1730419200, "uid": "\udcff"}'},
-            "fallback: DuckDB could not read the file",
-            201,
-            "invalid_utf8",
-        ),
+        (at, *case)
+        for at in (1, 50, 199)
+        for case in _DAMAGE
+        if not (at == 1 and case[0].startswith("["))  # that file is a JSON array document
     ],
 )
-def test_damaged_files_fall_back_and_are_located(
+def test_a_damaged_chunk_falls_back_and_is_located(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    extra: dict[int, str],
+    at: int,
+    text: str,
     reason: str,
     stored: int,
     issue: str | None,
 ) -> None:
     path = tmp_path / "conn.log"
-    _write_conn(path, 200, extra=extra)
+    _write_conn(path, 200, extra={at: text})
     fast.OUTCOMES.clear()
     got = _snapshot([path], fast_on=True, monkeypatch=monkeypatch)
-    assert dict(fast.OUTCOMES) == {reason: 1}
+    # ~30 KB in 2 KiB chunks: only the damaged chunk is read by the line path
+    assert fast.OUTCOMES[reason] == 1, dict(fast.OUTCOMES)
+    assert fast.OUTCOMES["used"] >= 10, dict(fast.OUTCOMES)
+    assert sum(fast.OUTCOMES.values()) == fast.OUTCOMES["used"] + 1
     assert got == _snapshot([path], fast_on=False, monkeypatch=monkeypatch)
     assert len(got["connection"]) == stored  # every good record, also after the damage
-    assert [(r[2], r[6]) for r in got["ingest_issues"]] == ([(50, issue)] if issue else [])
+    assert [(r[2], r[6]) for r in got["ingest_issues"]] == ([(at, issue)] if issue else [])
+
+
+def test_trailing_whitespace_lines_are_records_to_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Blank lines at the end carry nothing, a line of spaces is a bad record (line path).
+    path = tmp_path / "conn.log"
+    _write_conn(path, 100)
+    path.write_bytes(path.read_bytes() + b"\n\r\n   \n\n")
+    got = _snapshot([path], fast_on=True, monkeypatch=monkeypatch)
+    assert got == _snapshot([path], fast_on=False, monkeypatch=monkeypatch)
+    assert [(r[2], r[6]) for r in got["ingest_issues"]] == [(103, "invalid_json")]
+    path.write_bytes(path.read_bytes().replace(b"   \n", b""))
+    fast.OUTCOMES.clear()
+    assert _snapshot([path], fast_on=True, monkeypatch=monkeypatch)["ingest_issues"] == []
+    assert sum(fast.OUTCOMES.values()) == fast.OUTCOMES["used"]
+
+
+def test_a_record_over_the_size_limit_costs_only_its_chunk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A 20 KB record, longer than a chunk and than the record limit.
+    path = tmp_path / "conn.log"
+    big = json.dumps(_conn(0) | {"history": "D" * 20_000})
+    _write_conn(path, 300, extra={120: big})
+    fast.OUTCOMES.clear()
+    got = _snapshot([path], fast_on=True, monkeypatch=monkeypatch, max_record_bytes=8192)
+    assert fast.OUTCOMES["used"] >= 10, dict(fast.OUTCOMES)
+    assert got == _snapshot([path], fast_on=False, monkeypatch=monkeypatch, max_record_bytes=8192)
+    assert [(r[2], r[6]) for r in got["ingest_issues"]] == [(120, "oversize_record")]
+    assert len(got["connection"]) == 300
 
 
 def test_gzip_is_read_whole_and_a_truncated_gzip_falls_back(
@@ -183,8 +234,8 @@ def test_warnings_carry_line_and_offset(tmp_path: Path, monkeypatch: pytest.Monk
     text = "".join(json.dumps(r) + "\n" for r in rows)
     path.write_text(text)
     fast.OUTCOMES.clear()
-    got = _snapshot([path], fast_on=True, monkeypatch=monkeypatch)
-    assert dict(fast.OUTCOMES) == {"used": 1}
+    got = _snapshot([path], fast_on=True, monkeypatch=monkeypatch)  # 2 KiB chunks
+    assert fast.OUTCOMES["used"] >= 6 and sum(fast.OUTCOMES.values()) == fast.OUTCOMES["used"]
     starts = [0]
     for line in text.splitlines(keepends=True):
         starts.append(starts[-1] + len(line.encode()))

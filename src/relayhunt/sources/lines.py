@@ -29,7 +29,12 @@ LINE_SCHEMA = pa.schema(
 
 
 def iter_line_tables(
-    stream: ByteStream, ctx: IngestContext, *, block_bytes: int = BLOCK_BYTES
+    stream: ByteStream,
+    ctx: IngestContext,
+    *,
+    block_bytes: int = BLOCK_BYTES,
+    first_line: int = 1,
+    first_offset: int = 0,
 ) -> Iterator[pa.Table]:
     """Yield tables ``(idx, line_no, off, j)`` of the non-blank lines of ``stream``.
 
@@ -37,12 +42,13 @@ def iter_line_tables(
     (decompressed) stream; ``j`` keeps its line terminator. Over-long lines become
     ``oversize_record`` issues and are skipped without being held in memory; invalid UTF-8
     is replaced (U+FFFD) and reported as a warning; a damaged gzip stops the stream with a
-    ``truncated_gzip`` issue after yielding what was decompressed.
+    ``truncated_gzip`` issue after yielding what was decompressed. A stream that starts
+    inside a file (at a line start) is numbered from ``first_line`` and ``first_offset``.
     """
     limit = ctx.max_record_bytes
     carry = b""
-    carry_off = 0  # stream offset of carry[0]
-    line_no = 1  # number of the first line in carry
+    carry_off = first_offset  # stream offset of carry[0]
+    line_no = first_line  # number of the first line in carry
     skipping = False  # inside an oversize line whose start was already reported
     eof = False
     while not eof:

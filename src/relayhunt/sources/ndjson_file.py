@@ -2,36 +2,54 @@
 
 The line path (:func:`relayhunt.sources.engine.load_json_chunk`) splits lines in Python
 (numpy) and parses each record twice with ``json_transform`` (once to route it, once for
-its table's columns). For a clean NDJSON file on disk that is most of the cost: DuckDB's
-own ``read_json`` reads, parses and builds the mapping's struct once, and one statement
+its table's columns). For clean NDJSON that is most of the cost: DuckDB's own
+``read_json`` reads, parses and builds the mapping's struct once, and one statement
 computes every column of every table at once into a temporary table, from which each
-event table takes its rows (in parallel). Measured on 1M ECS events in-process: about
-10 s by the line path, 6.6 s here (docs/performance.md).
+event table takes its rows.
 
-It gives exactly the line path's rows and issues, or nothing: ``read_json`` stops at the
-first bad record and cannot say where blank lines were, so the fast path is only kept
-when the file is clean NDJSON, and otherwise the whole file is read by the line path,
-which locates every rejected record:
+**Chunks in parallel, each on one thread.** A plain file is cut at line boundaries into
+chunks of at most :data:`CHUNK_BYTES`. Each worker (one per DuckDB thread) takes the next
+chunk, has a feeder thread copy its bytes into a named pipe, and parses the pipe with
+``read_json`` on its own DuckDB connection while the database runs with ``threads = 1``:
+every statement then executes on the thread that issued it, so rows arrive in pipe order
+and row ``i`` of a chunk is its line ``i + 1`` by construction, while the workers still
+use every core. (A single ``read_json`` over the whole file on two threads kept file
+order on a quiet machine but not under load.) The feeder counts the chunk's lines as it
+copies, which gives the number of every chunk's first line. Chunking also bounds memory:
+only ``workers`` chunks are held at a time, whatever the file size. A gzip file is one
+chunk, decompressed by its feeder (zlib releases the GIL) while DuckDB parses.
+
+**Exactly the line path's result, chunk by chunk.** ``read_json`` stops at the first bad
+record and cannot say where blank lines were, so a chunk's parse is only kept when the
+chunk is clean NDJSON; otherwise that chunk's byte range is read by the line path, which
+locates every rejected record:
 
 * any DuckDB error (malformed JSON, a line that is not an object, invalid UTF-8, a byte
-  order mark, a record over the size limit, a damaged gzip) -> line path;
+  order mark, a record over the size limit) or a damaged gzip -> line path;
 * the number of rows differs from the number of lines (a blank or whitespace line, which
   ``read_json`` skips, would shift every later line number) -> line path;
 * a row with none of the mapping's top-level fields (``read_json`` reads a ``null`` line
   as such a row; the line path reports ``null`` as not an object) -> line path.
 
-Row ``i`` of the temporary table is line ``i + 1`` of the file: the table is created on
-one thread with ``preserve_insertion_order`` on. On two threads the rows usually kept
-file order, but not always (tests/sources/test_ndjson_fast.py failed under load), so
-parsing stays single-threaded until a line number can be had from DuckDB itself.
+A damaged record in a 5 GB file thus costs one chunk on the slow path, not the file.
 """
 
 from __future__ import annotations
 
+import errno
+import itertools
+import math
+import os
+import queue
 import re
+import select
+import tempfile
 import threading
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -39,85 +57,410 @@ import numpy as np
 import pyarrow as pa
 
 from relayhunt import model
-from relayhunt.sources.base import GzipTruncated, IngestContext
-from relayhunt.sources.engine import RecordMapping, _prune, _refs, check_groups
+from relayhunt.sources.base import ByteStream, GzipTruncated, IngestContext
+from relayhunt.sources.engine import RecordMapping, _prune, _refs, check_groups, load_json_chunk
+from relayhunt.sources.lines import iter_line_tables, prefetch
 
 FAST_MIN_BYTES = 4 * 1024 * 1024
-"""Smaller files take the line path: the fast path's fixed cost (a line count, a
+"""Smaller files take the line path: the fast path's fixed cost (pipes, threads, a
 temporary table) does not pay off, and small files are where odd layouts live."""
+CHUNK_BYTES = 256 * 1024 * 1024
+"""Largest chunk of a plain file parsed as one piece (its temporary table holds roughly
+as many bytes again, once per worker)."""
+MAX_WORKERS = 8
 
 OUTCOMES: Counter[str] = Counter()
-"""How often the fast path was used or fell back, and why (for tests and benchmarks)."""
+"""How often a chunk took the fast path or fell back, and why (tests and benchmarks)."""
 _UNREADABLE = (
     duckdb.InvalidInputException,
     duckdb.IOException,
     duckdb.ConversionException,
     duckdb.OutOfMemoryException,
 )
-_COUNT_BLOCK = 16 * 1024 * 1024
-_MAX_TRAILING_BLANK = 64 * 1024
+_FEED_BLOCK = 1024 * 1024
+_SCAN_BLOCK = 16 * 1024 * 1024
 _PROVENANCE = ("timestamp", "log_format", "log_file_path", "log_line", "log_record")
 
 
+@dataclass
+class _Chunk:
+    """A byte range of the (decompressed) content, ending just after a newline or at the
+    end; ``end`` None means the end of the stream (gzip)."""
+
+    index: int
+    start: int
+    end: int | None
+    counted: threading.Event = field(default_factory=threading.Event)
+    newlines: int | None = None
+    """Every newline in the range; None when the range could not be read to its end."""
+    lines: int = 0
+    """Lines up to the last byte that is not a line break, as ``read_json`` yields rows."""
+    nbytes: int = 0
+    count_error: str | None = None
+    oversize: bool = False
+    first_line: int | None = None
+    fallback: str | None = None
+
+
 def load_ndjson_file(ctx: IngestContext, mapping: RecordMapping) -> bool:
-    """Load ``ctx.file`` (NDJSON, plain or gzip) in one pass; False if it must be read by
-    the line path instead (then nothing has been written)."""
-    if mapping.struct is None or mapping.unwrap is not None:
+    """Load ``ctx.file`` (NDJSON, plain or gzip); chunks the fast path cannot vouch for are
+    read by the line path. False (nothing written) when the file is not for this path."""
+    if mapping.struct is None or mapping.unwrap is not None or not hasattr(os, "mkfifo"):
         return False
     if ctx.file.size is not None and ctx.file.size < FAST_MIN_BYTES:
         return False
     con = ctx.store.con
-    outcome = "fallback: DuckDB could not read the file"
-    counted: dict[str, Any] = {}
-    counter = threading.Thread(
-        target=_count_lines, args=(ctx, counted), name="relayhunt-count", daemon=True
-    )
-    counter.start()
-    try:
-        wide = _wide_sql(ctx, mapping)
-    finally:
-        counter.join()
-    try:
-        if counted.get("error"):
-            outcome = "fallback: line count failed"
-            return False
-        if wide is None:
-            return False
-        rows, empty = con.execute(
-            "SELECT count(*), count(*) FILTER (WHERE _empty) FROM _rh_wide"
-        ).fetchone() or (0, 0)
-        if rows != counted["lines"]:
-            outcome = "fallback: blank lines"
-            return False
-        if empty:
-            outcome = "fallback: records with no known field"
-            return False
-        _store(ctx, wide)
-        ctx.records_seen += int(rows)
-        ctx.bytes_read += int(counted["bytes"])
-        outcome = "used"
-        return True
-    finally:
-        OUTCOMES[outcome] += 1
-        con.execute("DROP TABLE IF EXISTS _rh_wide")
+    row = con.execute("SELECT current_setting('threads')").fetchone()
+    threads = int(row[0]) if row else 1
+    workers = max(1, min(MAX_WORKERS, threads))
+    chunks = _plan(ctx, workers)
+    todo: queue.Queue[_Chunk] = queue.Queue()
+    for chunk in chunks:
+        todo.put(chunk)
+    job = _Job(ctx, mapping, chunks)
+    with tempfile.TemporaryDirectory(prefix="relayhunt-pipe-") as pipes:
+        job.pipes = Path(pipes)
+        try:
+            # Every statement now runs on the thread that issues it: rows keep pipe order.
+            con.execute("SET threads = 1")
+            pool = [
+                threading.Thread(target=job.work, args=(todo,), name=f"relayhunt-ndjson-{i}")
+                for i in range(min(workers, len(chunks)))
+            ]
+            for t in pool:
+                t.start()
+            for t in pool:
+                t.join()
+        finally:
+            con.execute(f"SET threads = {threads}")
+    if job.errors:
+        raise job.errors[0]
+    _read_fallbacks(ctx, mapping, chunks)
+    return True
 
 
-class _Wide:
-    """What the wide table holds: per table, column name -> wide column alias."""
+def _plan(ctx: IngestContext, workers: int) -> list[_Chunk]:
+    """Chunks of about equal size, a multiple of ``workers`` of them, cut after newlines."""
+    size = ctx.file.size
+    if ctx.file.compressed or not size:
+        return [_Chunk(0, 0, None)]
+    n = max(workers, math.ceil(size / CHUNK_BYTES))
+    n = math.ceil(n / workers) * workers
+    cuts = [0]
+    with ctx.file.path.open("rb") as fh:
+        for k in range(1, n):
+            at = max(size * k // n, cuts[-1])
+            cut = _next_line_start(fh, at, size)
+            if cut >= size:
+                break
+            if cut > cuts[-1]:
+                cuts.append(cut)
+    cuts.append(size)
+    return [_Chunk(i, a, b) for i, (a, b) in enumerate(itertools.pairwise(cuts))]
+
+
+def _next_line_start(fh: Any, at: int, size: int) -> int:
+    """The offset just after the first newline at or after ``at - 1`` (``size`` if none);
+    reads in bounded blocks, so a gigabyte-long line costs no memory."""
+    pos = max(at - 1, 0)
+    fh.seek(pos)
+    while pos < size:
+        block: bytes = fh.read(_FEED_BLOCK)
+        if not block:
+            break
+        nl = block.find(b"\n")
+        if nl >= 0:
+            return pos + nl + 1
+        pos += len(block)
+    return size
+
+
+class _Job:
+    """Shared state of one file's workers."""
+
+    def __init__(self, ctx: IngestContext, mapping: RecordMapping, chunks: list[_Chunk]):
+        self.ctx = ctx
+        self.mapping = mapping
+        self.chunks = chunks
+        self.pipes = Path()
+        self.errors: list[BaseException] = []
+        self.abort = threading.Event()
+        self.lock = threading.Lock()
+        self.wide = _wide_select(mapping)
+
+    def work(self, todo: queue.Queue[_Chunk]) -> None:
+        cur = self.ctx.store.con.cursor()
+        try:
+            cur.execute("SET TimeZone = 'UTC'")  # a session setting: not inherited
+            while not self.abort.is_set():
+                try:
+                    chunk = todo.get_nowait()
+                except queue.Empty:
+                    return
+                self._chunk(cur, chunk)
+        except BaseException as exc:  # re-raised by the caller once every worker stopped
+            self.errors.append(exc)
+            self.abort.set()
+        finally:
+            cur.close()
+
+    def _chunk(self, cur: duckdb.DuckDBPyConnection, chunk: _Chunk) -> None:
+        try:
+            chunk.fallback = self._parse(cur, chunk)
+            if chunk.fallback is None:
+                rows, empty = cur.execute(
+                    "SELECT count(*), count(*) FILTER (WHERE _empty) FROM _rh_wide"
+                ).fetchone() or (0, 0)
+                if chunk.newlines is None:
+                    chunk.fallback = "fallback: line count failed"
+                elif chunk.oversize:
+                    chunk.fallback = "fallback: record over the size limit"
+                elif rows != chunk.lines:
+                    chunk.fallback = "fallback: blank lines"
+                elif empty:
+                    chunk.fallback = "fallback: records with no known field"
+            first = self._first_line(chunk)
+            if first is None:
+                chunk.fallback = chunk.fallback or "fallback: an earlier chunk was unreadable"
+            if chunk.fallback is None:
+                assert first is not None
+                skipped = _store(self.ctx, cur, self.wide, chunk, first)
+                with self.lock:
+                    self.ctx.skipped.update(skipped)
+                    self.ctx.records_seen += int(rows)
+                    self.ctx.bytes_read += chunk.nbytes
+        finally:
+            OUTCOMES[chunk.fallback or "used"] += 1
+            cur.execute("DROP TABLE IF EXISTS _rh_wide")
+
+    def _parse(self, cur: duckdb.DuckDBPyConnection, chunk: _Chunk) -> str | None:
+        """Create ``_rh_wide`` from the chunk; a fallback reason if DuckDB refused it."""
+        for n, (struct, sql) in enumerate(self.wide.statements, 1):
+            pipe = self.pipes / f"chunk-{chunk.index}"
+            os.mkfifo(pipe)
+            stop = threading.Event()
+            feeder = threading.Thread(
+                target=_feed, args=(self.ctx, chunk, pipe, stop), name="relayhunt-feed"
+            )
+            feeder.start()
+            try:
+                source = _read_json(struct, pipe, self.ctx.max_record_bytes)
+                cur.execute(sql.replace(self.wide.SOURCE, source))
+                return None
+            except duckdb.BinderException:
+                if n == len(self.wide.statements):
+                    raise
+                continue  # a field reference the pruning missed: use the whole structure
+            except _UNREADABLE:
+                return "fallback: DuckDB could not read the file"
+            finally:
+                stop.set()
+                feeder.join()
+                pipe.unlink()
+        return None  # pragma: no cover - the loop returns or raises
+
+    def _first_line(self, chunk: _Chunk) -> int | None:
+        """Number of the chunk's first line: 1 plus every newline of the earlier chunks
+        (waits for their feeders); None if one of them could not be counted."""
+        first = 1
+        for earlier in self.chunks[: chunk.index]:
+            while not earlier.counted.wait(0.05):
+                if self.abort.is_set():
+                    raise RuntimeError("ingest aborted")
+            if earlier.newlines is None:
+                return None
+            first += earlier.newlines
+        chunk.first_line = first
+        return first
+
+
+def _read_fallbacks(ctx: IngestContext, mapping: RecordMapping, chunks: list[_Chunk]) -> None:
+    """Read the chunks the fast path refused with the line path; adjacent ones as one
+    range (a chunk whose lines could not be counted takes the rest of the file)."""
+    i = 0
+    while i < len(chunks):
+        if chunks[i].fallback is None:
+            i += 1
+            continue
+        first = chunks[i]
+        j = i
+        while j + 1 < len(chunks) and chunks[j + 1].fallback is not None:
+            j += 1
+        end = chunks[j].end
+        first_line = first.first_line
+        if first_line is None:  # a run of fallbacks starts after a counted chunk
+            raise RuntimeError(f"no line number for the chunk at byte {first.start}")
+        with _open_range(ctx, first.start, end) as stream:
+            for table in prefetch(
+                iter_line_tables(stream, ctx, first_line=first_line, first_offset=first.start)
+            ):
+                load_json_chunk(ctx, table, mapping)
+                ctx.store.flush_issues()
+        i = j + 1
+
+
+@contextmanager
+def _open_range(ctx: IngestContext, start: int, end: int | None) -> Iterator[ByteStream]:
+    if end is None:
+        with ctx.file.open() as stream:
+            yield stream
+        return
+    with ctx.file.path.open("rb") as fh:
+        fh.seek(start)
+        yield _Range(fh, end - start)
+
+
+class _Range:
+    """At most ``left`` bytes of an open file."""
+
+    def __init__(self, fh: Any, left: int) -> None:
+        self._fh = fh
+        self._left = left
+
+    def read(self, n: int = -1, /) -> bytes:
+        want = self._left if n < 0 else min(n, self._left)
+        data: bytes = self._fh.read(want) if want else b""
+        self._left -= len(data)
+        return data
+
+
+def _feed(ctx: IngestContext, chunk: _Chunk, pipe: Path, stop: threading.Event) -> None:
+    """Copy the chunk into ``pipe`` while counting its lines. Once DuckDB stops reading
+    (done, refused the content, or never opened the pipe) it goes on counting only:
+    every later chunk's line numbers depend on it."""
+    out: int | None = None
+    tally = _LineTally(ctx.max_record_bytes)
+    error: str | None = None
+    try:
+        out = _open_writer(pipe, stop)
+        with _open_range(ctx, chunk.start, chunk.end) as src:
+            while block := src.read(_FEED_BLOCK):
+                tally.add(block)
+                if out is not None and not _write_all(out, block, stop):
+                    os.close(out)
+                    out = None
+    except (OSError, GzipTruncated) as exc:
+        error = str(exc)
+    finally:
+        if out is not None:
+            os.close(out)
+        tally.finish()
+        chunk.nbytes = tally.total
+        chunk.lines = tally.lines
+        chunk.newlines = None if error else tally.newlines
+        chunk.oversize = tally.oversize
+        chunk.count_error = error
+        chunk.counted.set()
+
+
+class _LineTally:
+    """Counts of a byte stream, block by block: newlines; lines up to the last byte that
+    is not a line break (what ``read_json`` turns into rows when every line is a record);
+    and whether a line is longer than ``limit`` (DuckDB's ``maximum_object_size`` cannot
+    go below its 16 MiB default, so a smaller limit is checked here)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.total = 0
+        self.newlines = 0
+        self.lines = 0
+        self.oversize = False
+        self._pending = 0  # newlines since the last byte that is not a line break
+        self._content = False
+        self._line_start = 0  # where the current line starts
+
+    def add(self, block: bytes) -> None:
+        base = self.total
+        self.total += len(block)
+        nl = block.count(b"\n")
+        self.newlines += nl
+        end = len(block.rstrip(b"\r\n"))  # only line breaks: a line of spaces is a record
+        if end:
+            inside = nl if end == len(block) else block.count(b"\n", 0, end)
+            self.lines += self._pending + inside
+            self._pending = nl - inside
+            self._content = True
+        else:
+            self._pending += nl
+        # Jump from line start to line start by the last newline within the limit: a
+        # step per `limit` bytes, not per line.
+        while not self.oversize:
+            rel = max(self._line_start - base, 0)
+            window_end = self._line_start + self.limit + 1 - base
+            if window_end > len(block):
+                last = block.rfind(b"\n", rel)
+                if last >= 0:
+                    self._line_start = base + last + 1
+                return
+            last = block.rfind(b"\n", rel, window_end)
+            if last < 0:
+                self.oversize = True
+            else:
+                self._line_start = base + last + 1
+
+    def finish(self) -> None:
+        if self.total - self._line_start > self.limit:
+            self.oversize = True
+        self.lines = self.lines + 1 if self._content else 0
+
+
+def _open_writer(pipe: Path, stop: threading.Event) -> int | None:
+    """The pipe's write end once DuckDB has opened it for reading; None if it never does."""
+    while not stop.is_set():
+        try:
+            fd = os.open(pipe, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as exc:
+            if exc.errno != errno.ENXIO:  # ENXIO: no reader yet
+                raise
+            stop.wait(0.002)
+            continue
+        try:
+            import fcntl
+
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, _FEED_BLOCK)
+        except (ImportError, AttributeError, OSError):
+            pass  # a smaller pipe only means more system calls
+        return fd
+    return None
+
+
+def _write_all(fd: int, data: bytes, stop: threading.Event) -> bool:
+    """Write ``data`` to the non-blocking pipe; False once the reader is gone (closed, or
+    still open but its statement finished: ``stop``)."""
+    view = memoryview(data)
+    while view:
+        try:
+            n = os.write(fd, view)
+        except BlockingIOError:
+            if stop.is_set():
+                return False
+            select.select([], [fd], [], 0.05)
+            continue
+        except BrokenPipeError:
+            return False
+        view = view[n:]
+    return True
+
+
+class _WideSelect:
+    """The statements that create ``_rh_wide`` (pruned structure, then the whole one),
+    and what the table holds: per event table, column name -> wide column alias."""
+
+    SOURCE = "__RH_SOURCE__"
 
     def __init__(self) -> None:
+        self.statements: list[tuple[Mapping[str, Any], str]] = []
         self.columns: dict[str, dict[str, str]] = {}
         self.checks = 0
 
 
-def _wide_sql(ctx: IngestContext, mapping: RecordMapping) -> _Wide | None:
-    """Create ``_rh_wide``: every record's table, label, time, check messages and every
-    column of its possible tables, computed once. None if DuckDB refused the file."""
+def _wide_select(mapping: RecordMapping) -> _WideSelect:
+    """Every record's table, label, time, check messages and every column of its
+    possible tables, computed once; ``{path}`` stands for the file to read."""
     assert mapping.struct is not None
-    con = ctx.store.con
-    wide = _Wide()
+    wide = _WideSelect()
     exprs: dict[tuple[str, str], str] = {}  # (expression, type) -> alias
-    select: list[str] = []
+    select_list: list[str] = []
     for table, cols in mapping.columns.items():
         types = {c.name: c.sql_type for c in model.TABLES[table]}
         out = wide.columns.setdefault(table, {})
@@ -128,12 +471,11 @@ def _wide_sql(ctx: IngestContext, mapping: RecordMapping) -> _Wide | None:
             if key not in exprs:
                 alias = f"_c{len(exprs)}"
                 exprs[key] = alias
-                select.append(f"TRY_CAST(({expr}) AS {types[name]}) AS {alias}")
+                select_list.append(f"TRY_CAST(({expr}) AS {types[name]}) AS {alias}")
             out[name] = exprs[key]
     early, late = check_groups(mapping)
-    groups = [early, late]
     msgs = []
-    for group in groups:
+    for group in (early, late):
         cases = " ".join(
             f"WHEN '{t}' THEN concat_ws('; ', {', '.join(c)})" for t, c in group.items() if c
         )
@@ -150,95 +492,87 @@ def _wide_sql(ctx: IngestContext, mapping: RecordMapping) -> _Wide | None:
         *mapping.checks.values(),
     ]
     prelude = f", {mapping.prelude}" if mapping.prelude else ""
-    for whole, struct in ((False, _prune(mapping.struct, _refs(*uses))), (True, mapping.struct)):
+    for struct in (_prune(mapping.struct, _refs(*uses)), mapping.struct):
         empty = " AND ".join(f's."{_ident(k)}" IS NULL' for k in struct)
-        source = _read_json(ctx, struct)
-        sql = f"""CREATE OR REPLACE TEMP TABLE _rh_wide AS
+        wide.statements.append(
+            (
+                struct,
+                f"""CREATE OR REPLACE TEMP TABLE _rh_wide AS
             SELECT _table, _label, _ts, _empty,
                    {", ".join(f"{m} AS _m{i}" for i, m in enumerate(msgs))},
-                   {", ".join(select)}
+                   {", ".join(select_list)}
             FROM (SELECT *, CASE WHEN NOT _empty THEN ({mapping.route}) END AS _table,
                          CAST(({mapping.label}) AS VARCHAR) AS _label,
                          ({mapping.timestamp}) AS _ts {prelude}
-                  FROM (SELECT *, ({empty}) AS _empty FROM {source} s) s) s"""
-        row = con.execute("SELECT current_setting('threads')").fetchone()
-        threads = int(row[0]) if row else 1
-        try:
-            # One thread: row i of the table must be line i + 1. With two threads and
-            # preserve_insertion_order the rows came back out of file order under load
-            # (the 36 MB test failed in CI, 1 run in 3 with the machine busy).
-            con.execute("SET threads = 1")
-            con.execute("SET preserve_insertion_order = true")
-            con.execute(sql)
-            return wide
-        except duckdb.BinderException:
-            if whole:
-                raise
-            continue  # a field reference the pruning missed: use the whole structure
-        except _UNREADABLE:
-            return None  # the content, not the SQL: the line path will locate it
-        finally:
-            con.execute("SET preserve_insertion_order = false")
-            con.execute(f"SET threads = {threads}")
-    return None
+                  FROM (SELECT *, ({empty}) AS _empty FROM {wide.SOURCE} s) s) s""",
+            )
+        )
+    return wide
 
 
-def _store(ctx: IngestContext, wide: _Wide) -> None:
-    """Issues, skipped counts and rows, from ``_rh_wide`` (row i = line i + 1)."""
-    con = ctx.store.con
+def _store(
+    ctx: IngestContext,
+    cur: duckdb.DuckDBPyConnection,
+    wide: _WideSelect,
+    chunk: _Chunk,
+    first: int,
+) -> Counter[str]:
+    """Issues and rows from ``_rh_wide`` (row i is line ``first + i``); the skipped
+    record counts by label."""
     params = [ctx.file.display, ctx.fmt]
+    line = f"rowid + {int(first)}"
     flagged = " OR ".join(f"(_m{i} IS NOT NULL AND _m{i} <> '')" for i in range(wide.checks))
-    lines = con.execute(
-        f"SELECT rowid + 1 AS line FROM _rh_wide WHERE ({flagged}) OR "
+    rows = cur.execute(
+        f"SELECT rowid + 1 AS row FROM _rh_wide WHERE ({flagged}) OR "
         "(_table IS NOT NULL AND _ts IS NULL) ORDER BY 1"
-    ).fetchnumpy()["line"]
-    offsets = _line_offsets(ctx, np.asarray(lines, dtype=np.int64))
-    con.register("_rh_offsets", offsets)
+    ).fetchnumpy()["row"]
+    offsets = _line_offsets(ctx, chunk, np.asarray(rows, dtype=np.int64), first)
+    cur.register("_rh_offsets", offsets)
     for i in range(wide.checks):
-        con.execute(
+        cur.execute(
             f"""INSERT INTO ingest_issues
                 SELECT ?, ?, w.line, NULL, o.off, 'warning', 'bad_field_type',
                        'field(s) not readable, stored as NULL: ' || w._m{i}, NULL
-                FROM (SELECT rowid + 1 AS line, _m{i} FROM _rh_wide
+                FROM (SELECT {line} AS line, _m{i} FROM _rh_wide
                       WHERE _m{i} IS NOT NULL AND _m{i} <> '') w
                 LEFT JOIN _rh_offsets o USING (line) ORDER BY w.line""",
             params,
         )
-    con.execute(
-        """INSERT INTO ingest_issues
+    cur.execute(
+        f"""INSERT INTO ingest_issues
            SELECT ?, ?, w.line, NULL, o.off, 'error', 'missing_timestamp',
                   'record of type ' || coalesce(_label, '?') || ' bound for table '
                   || _table || ' has no readable timestamp; rejected', NULL
-           FROM (SELECT rowid + 1 AS line, _label, _table FROM _rh_wide
+           FROM (SELECT {line} AS line, _label, _table FROM _rh_wide
                  WHERE _table IS NOT NULL AND _ts IS NULL) w
            LEFT JOIN _rh_offsets o USING (line) ORDER BY w.line""",
         params,
     )
-    con.unregister("_rh_offsets")
-    for label, n in con.execute(
+    cur.unregister("_rh_offsets")
+    skipped: Counter[str] = Counter()
+    for label, n in cur.execute(
         "SELECT coalesce(_label, '(none)'), count(*) FROM _rh_wide WHERE _table IS NULL "
         "GROUP BY ALL"
     ).fetchall():
-        ctx.skipped[str(label)] += int(n)
+        skipped[str(label)] += int(n)
     for table, cols in wide.columns.items():
         names = list(cols)
-        # One statement per table and file: large enough to append straight to the table
-        # (the stage exists to gather the line path's many small inserts).
-        con.execute(
+        cur.execute(
             f"""INSERT INTO {table} ({", ".join(_PROVENANCE)}{"".join(", " + n for n in names)})
-                SELECT _ts, ?, ?, rowid + 1, NULL{"".join(", " + cols[n] for n in names)}
+                SELECT _ts, ?, ?, {line}, NULL{"".join(", " + cols[n] for n in names)}
                 FROM _rh_wide WHERE _table = ? AND _ts IS NOT NULL""",
             [ctx.fmt, ctx.file.display, table],
         )
+    return skipped
 
 
-def _read_json(ctx: IngestContext, struct: Mapping[str, Any]) -> str:
+def _read_json(struct: Mapping[str, Any], path: Path, max_record_bytes: int) -> str:
     columns = ", ".join(f"'{_lit(k)}': '{_lit(_type(v))}'" for k, v in struct.items())
-    path = _lit(str(ctx.file.path))
-    compression = "gzip" if ctx.file.compressed else "uncompressed"
+    # The pipe carries plain NDJSON (a gzip file is decompressed by its feeder). Records
+    # over the size limit make DuckDB refuse the chunk; the line path then reports them.
     return (
-        f"read_json('{path}', format = 'newline_delimited', records = true, "
-        f"compression = '{compression}', maximum_object_size = {int(ctx.max_record_bytes)}, "
+        f"read_json('{_lit(str(path))}', format = 'newline_delimited', records = true, "
+        f"compression = 'uncompressed', maximum_object_size = {int(max_record_bytes)}, "
         f"columns = {{{columns}}})"
     )
 
@@ -261,54 +595,26 @@ def _ident(text: str) -> str:
     return text.replace('"', '""')
 
 
-def _count_lines(ctx: IngestContext, out: dict[str, Any]) -> None:
-    """Lines of the (decompressed) file up to its last non-blank byte, as the line path
-    numbers them, and its decompressed size. Runs beside DuckDB; zlib and ``bytes.count``
-    release the GIL."""
-    lines = 0
-    pending = 0  # newlines in the current run of trailing whitespace
-    total = 0
-    content = False
-    try:
-        with ctx.file.open() as fh:
-            while block := fh.read(_COUNT_BLOCK):
-                total += len(block)
-                end = len(block)
-                while end and block[end - 1] in b" \t\r\n":
-                    end -= 1
-                    if len(block) - end > _MAX_TRAILING_BLANK:
-                        out["error"] = "long run of whitespace"
-                        return
-                if end:
-                    lines += pending + block.count(b"\n", 0, end)
-                    pending = block.count(b"\n", end)
-                    content = True
-                else:
-                    pending += block.count(b"\n")
-    except (OSError, GzipTruncated) as exc:
-        out["error"] = str(exc)
-        return
-    out["lines"] = lines + 1 if content else 0
-    out["bytes"] = total
-
-
-def _line_offsets(ctx: IngestContext, lines: np.ndarray) -> pa.Table:
-    """``(line, off)``: the byte offset where each of ``lines`` (1-based, sorted) starts.
-    One more pass over the file, only when some record was reported."""
-    offs = np.full(len(lines), -1, dtype=np.int64)
-    if len(lines):
-        offs[lines == 1] = 0
+def _line_offsets(ctx: IngestContext, chunk: _Chunk, rows: np.ndarray, first: int) -> pa.Table:
+    """``(line, off)``: where each of the chunk's ``rows`` (1-based, sorted) starts in the
+    file. One more pass over the chunk, only when some record was reported."""
+    offs = np.full(len(rows), -1, dtype=np.int64)
+    if len(rows):
+        offs[rows == 1] = chunk.start
         seen = 0  # newlines before this block
-        base = 0
-        with ctx.file.open() as fh:
-            while block := fh.read(_COUNT_BLOCK):
+        base = chunk.start
+        with _open_range(ctx, chunk.start, chunk.end) as fh:
+            while block := fh.read(_SCAN_BLOCK):
                 nl = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
-                # line k starts after the file's (k-1)th newline: index k - 2 overall
-                idx = lines - 2 - seen
+                # row k starts after the chunk's (k-1)th newline: index k - 2 overall
+                idx = rows - 2 - seen
                 ok = (idx >= 0) & (idx < len(nl))
                 offs[ok] = base + nl[idx[ok]] + 1
                 seen += len(nl)
                 base += len(block)
     return pa.table(
-        {"line": pa.array(lines, pa.int64()), "off": pa.array(offs, pa.int64(), mask=offs < 0)}
+        {
+            "line": pa.array(rows + (first - 1), pa.int64()),
+            "off": pa.array(offs, pa.int64(), mask=offs < 0),
+        }
     )
