@@ -4,7 +4,9 @@ Each format gets the same fleet story: HOSTS Windows hosts whose processes start
 names and connect (browsers, Office, OneDrive, svchost, a few powershell/curl/python
 beacons to serverless hosts), written with each vendor's own field names, types and time
 formats. Events are built from per-format templates with varying values; the point is
-realistic size and shape per event, not a detection scenario (the emulator does that).
+realistic size and shape per event and realistic join rates (processes live for a while;
+connections follow their process's lookups), not a detection scenario (the emulator
+does that).
 
     python bench/generate.py --events 1000000 --out bench/data
 """
@@ -65,25 +67,16 @@ class Ev:
     kind: str  # process | dns | connection
 
 
-def events(n: int, seed: int = 1) -> Iterator[Ev]:
-    rnd = random.Random(seed)
-    for i in range(n):
-        h = rnd.randrange(HOSTS)
-        user = USERS[h % len(USERS)]
-        img = IMAGES[rnd.randrange(len(IMAGES))].format(user=user)
-        r = rnd.random()
-        kind = "process" if r < 0.1 else "dns" if r < 0.35 else "connection"
-        yield Ev(
-            i=i,
-            ts=T0 + dt.timedelta(microseconds=i * 86_400_000_000 // max(n, 1)),
-            host=f"WS-{h:04d}",
-            host_id=f"{h:032x}",
-            user=user,
-            pid=1000 + rnd.randrange(60000),
-            ppid=500 + rnd.randrange(5000),
-            image=img,
-            domain=DOMAINS[rnd.randrange(len(DOMAINS))],
-            ip=".".join(
+SLOTS = 6
+"""Processes running on a host at a time; a process event replaces one of them."""
+IPS_PER_DOMAIN = 4
+
+
+def _domain_ips(rnd: random.Random) -> dict[str, list[str]]:
+    """Each hostname answers with a few fixed addresses (CDN front ends)."""
+    return {
+        d: [
+            ".".join(
                 str(x)
                 for x in (
                     rnd.choice((104, 172, 13, 142, 34)),
@@ -91,7 +84,66 @@ def events(n: int, seed: int = 1) -> Iterator[Ev]:
                     rnd.randrange(256),
                     rnd.randrange(1, 255),
                 )
-            ),
+            )
+            for _ in range(IPS_PER_DOMAIN)
+        ]
+        for d in DOMAINS
+    }
+
+
+def events(n: int, seed: int = 1) -> Iterator[Ev]:
+    """The fleet's events in time order.
+
+    Each host runs a few processes at a time; a process start replaces one of them. A
+    lookup is made by a running process and answered from the name's addresses; most
+    connections go to an address that the same process looked up before (so DNS
+    attribution has the join rate of real endpoint data), the rest to an address no
+    lookup in the data explains (direct-IP traffic, cached answers)."""
+    rnd = random.Random(seed)
+    pools = _domain_ips(rnd)
+    running: dict[tuple[int, int], tuple[int, int, str]] = {}  # (host, slot) -> process
+    looked_up: dict[tuple[int, int], list[tuple[str, str]]] = {}
+
+    def process(h: int, slot: int, user: str) -> tuple[int, int, str]:
+        if (h, slot) not in running:
+            img = IMAGES[rnd.randrange(len(IMAGES))].format(user=user)
+            running[(h, slot)] = (1000 + rnd.randrange(60000), 500 + rnd.randrange(5000), img)
+        return running[(h, slot)]
+
+    for i in range(n):
+        h = rnd.randrange(HOSTS)
+        slot = rnd.randrange(SLOTS)
+        user = USERS[h % len(USERS)]
+        r = rnd.random()
+        kind = "process" if r < 0.1 else "dns" if r < 0.35 else "connection"
+        if kind == "process":
+            running.pop((h, slot), None)
+            looked_up.pop((h, slot), None)
+        pid, ppid, img = process(h, slot, user)
+        domain = DOMAINS[rnd.randrange(len(DOMAINS))]
+        ip = pools[domain][rnd.randrange(IPS_PER_DOMAIN)]
+        if kind == "dns":
+            seen = looked_up.setdefault((h, slot), [])
+            if (domain, ip) not in seen:
+                seen.append((domain, ip))
+        elif kind == "connection":
+            seen = looked_up.get((h, slot), [])
+            if seen and rnd.random() < 0.85:
+                domain, ip = seen[rnd.randrange(len(seen))]
+            else:
+                domain = DOMAINS[rnd.randrange(len(DOMAINS))]
+                ip = f"{rnd.choice((104, 172, 13))}.{rnd.randrange(256)}.{rnd.randrange(256)}.9"
+        yield Ev(
+            i=i,
+            ts=T0 + dt.timedelta(microseconds=i * 86_400_000_000 // max(n, 1)),
+            host=f"WS-{h:04d}",
+            host_id=f"{h:032x}",
+            user=user,
+            pid=pid,
+            ppid=ppid,
+            image=img,
+            domain=domain,
+            ip=ip,
             sport=49152 + rnd.randrange(16000),
             kind=kind,
         )

@@ -47,10 +47,12 @@ def attribute_connections(
     dns_max_age_s: int = 86_400,
     dns_skew_s: int = 2,
     target: str = "connection_attributed",
+    attribution: str = "connection_attribution",
 ) -> None:
-    """Create ``target``: every connection row plus ``conn_row`` (a row id),
+    """Create the view ``target``: every connection row plus ``conn_row`` (a row id),
     ``host_key``, ``attributed_domain``, ``attributed_domain_origin`` and
-    ``attributed_dns_time`` (the DNS answer used, where one was)."""
+    ``attributed_dns_time`` (the DNS answer used, where one was), over the table
+    ``attribution`` (``conn_row`` and those three, for attributed connections only)."""
     origins = ", ".join(f"'{o}'" for o in RECORD_ORIGINS)
     # The connection table is read in place, its rowid as the row id: numbering it with
     # row_number() and copying it first cost more than any other step (1M rows: ~1.1 CPU s,
@@ -121,37 +123,57 @@ def attribute_connections(
         GROUP BY event_id, host_key
         """
     )
+    # Only the attribution is written (``attribution``: one narrow row per attributed
+    # connection); ``target`` is a view joining it back onto the connection table. A wide
+    # copy of every connection cost more than any other enrichment step at 10M events, and
+    # its memory made everything after it spill.
     con.execute(
         f"""
-        CREATE OR REPLACE TABLE {target} AS
-        SELECT c.*,
-          CASE
-            WHEN c.destination_domain IS NOT NULL
-                 AND c.destination_domain_origin IN ({origins}) THEN c.destination_domain
-            WHEN s.name IS NOT NULL THEN s.name
-            WHEN p.proc_name IS NOT NULL THEN p.proc_name
-            WHEN h.host_name IS NOT NULL THEN h.host_name
-            WHEN c.destination_domain IS NOT NULL THEN c.destination_domain
-          END AS attributed_domain,
-          CASE
-            WHEN c.destination_domain IS NOT NULL
-                 AND c.destination_domain_origin IN ({origins})
-                 THEN c.destination_domain_origin
-            WHEN s.name IS NOT NULL THEN 'same_session'
-            WHEN p.proc_name IS NOT NULL THEN 'dns_process'
-            WHEN h.host_name IS NOT NULL THEN 'dns_host'
-            WHEN c.destination_domain IS NOT NULL
-                 THEN coalesce(c.destination_domain_origin, 'reverse_dns')
-          END AS attributed_domain_origin,
-          CASE WHEN p.proc_name IS NOT NULL THEN p.proc_ts
-               WHEN h.host_name IS NOT NULL THEN h.host_ts END AS attributed_dns_time
-        FROM {conns} c
-        LEFT JOIN _rh_session s
-               ON c.event_id = s.event_id AND c.host_key = s.host_key
-              AND c.log_format LIKE 'zeek.%'
-              AND coalesce(c.destination_domain_origin, '') NOT IN ({origins})
-        LEFT JOIN _rh_attr_proc p USING (conn_row)
-        LEFT JOIN _rh_attr_host h USING (conn_row)
+        CREATE OR REPLACE TABLE {attribution} AS
+        SELECT * FROM (
+          SELECT c.conn_row,
+            CASE
+              WHEN c.destination_domain IS NOT NULL
+                   AND c.destination_domain_origin IN ({origins}) THEN c.destination_domain
+              WHEN s.name IS NOT NULL THEN s.name
+              WHEN p.proc_name IS NOT NULL THEN p.proc_name
+              WHEN h.host_name IS NOT NULL THEN h.host_name
+              WHEN c.destination_domain IS NOT NULL THEN c.destination_domain
+            END AS attributed_domain,
+            CASE
+              WHEN c.destination_domain IS NOT NULL
+                   AND c.destination_domain_origin IN ({origins})
+                   THEN c.destination_domain_origin
+              WHEN s.name IS NOT NULL THEN 'same_session'
+              WHEN p.proc_name IS NOT NULL THEN 'dns_process'
+              WHEN h.host_name IS NOT NULL THEN 'dns_host'
+              WHEN c.destination_domain IS NOT NULL
+                   THEN coalesce(c.destination_domain_origin, 'reverse_dns')
+            END AS attributed_domain_origin,
+            CASE WHEN p.proc_name IS NOT NULL THEN p.proc_ts
+                 WHEN h.host_name IS NOT NULL THEN h.host_ts END AS attributed_dns_time
+          FROM (SELECT conn_row, host_key, event_id, log_format, destination_domain,
+                       destination_domain_origin FROM {conns}) c
+          LEFT JOIN _rh_session s
+                 ON c.event_id = s.event_id AND c.host_key = s.host_key
+                AND c.log_format LIKE 'zeek.%'
+                AND coalesce(c.destination_domain_origin, '') NOT IN ({origins})
+          LEFT JOIN _rh_attr_proc p USING (conn_row)
+          LEFT JOIN _rh_attr_host h USING (conn_row)
+        ) WHERE attributed_domain IS NOT NULL
+        """
+    )
+    # A store from before attribution became a view holds a table of that name.
+    if con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary",
+        [target],
+    ).fetchone() != (0,):
+        con.execute(f"DROP TABLE {target}")
+    con.execute(
+        f"""
+        CREATE OR REPLACE VIEW {target} AS
+        SELECT c.*, a.attributed_domain, a.attributed_domain_origin, a.attributed_dns_time
+        FROM {conns} c LEFT JOIN {attribution} a USING (conn_row)
         """
     )
     for tmp in ("_rh_dns_ans", "_rh_attr_proc", "_rh_attr_host", "_rh_session"):

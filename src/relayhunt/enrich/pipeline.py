@@ -3,7 +3,8 @@
 * ``proc_info``: one row per process entity (its start event): image, command line,
   parent, user. Network events often carry only the entity id and image; their
   command line and parent come from here.
-* ``connection_attributed``: see :mod:`relayhunt.enrich.attribution`.
+* ``connection_attribution`` (table) and ``connection_attributed`` (a view of every
+  connection with its attribution): see :mod:`relayhunt.enrich.attribution`.
 * ``net_obs``: every connection and every DNS lookup, one row each, with the hostname
   (attributed for connections, the question for lookups), process context, the catalog
   match (``serverless_*``) and the process class (``process_category`` ...).
@@ -124,8 +125,7 @@ def prepare(
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _rh_domains AS
-        SELECT DISTINCT attributed_domain AS domain FROM connection_attributed
-        WHERE attributed_domain IS NOT NULL
+        SELECT DISTINCT attributed_domain AS domain FROM connection_attribution
         UNION
         SELECT DISTINCT dns_question_name FROM dns WHERE dns_question_name IS NOT NULL
         """
@@ -136,7 +136,7 @@ def prepare(
         """
         CREATE OR REPLACE TEMP TABLE _rh_images AS
         SELECT DISTINCT image AS _image FROM (
-          SELECT unnest([process_executable, process_name]) AS image FROM connection_attributed
+          SELECT unnest([process_executable, process_name]) AS image FROM connection
           UNION ALL
           SELECT unnest([process_executable, process_name]) FROM dns
           UNION ALL

@@ -187,11 +187,17 @@ class _Job:
         self.abort = threading.Event()
         self.lock = threading.Lock()
         self.wide = _wide_select(mapping)
+        row = ctx.store.con.execute(
+            "SELECT current_database(), current_setting('TimeZone')"
+        ).fetchone()
+        assert row is not None
+        self.session = (f'USE "{_ident(str(row[0]))}"', f"SET TimeZone = '{_lit(str(row[1]))}'")
 
     def work(self, todo: queue.Queue[_Chunk]) -> None:
         cur = self.ctx.store.con.cursor()
         try:
-            cur.execute("SET TimeZone = 'UTC'")  # a session setting: not inherited
+            for statement in self.session:  # not inherited by a new connection
+                cur.execute(statement)
             while not self.abort.is_set():
                 try:
                     chunk = todo.get_nowait()
