@@ -61,7 +61,7 @@ import pyarrow.compute as pc
 from relayhunt import model
 from relayhunt.sources.base import Head, IngestContext
 from relayhunt.sources.engine import RecordMapping, read_json
-from relayhunt.sources.lines import iter_line_tables
+from relayhunt.sources.lines import iter_line_tables, prefetch
 from relayhunt.store import sql_literal
 
 V = "VARCHAR"
@@ -511,7 +511,8 @@ class ZeekTsvSource:
     def read(self, ctx: IngestContext) -> None:
         state = _TsvState(hint=kind_from_name(ctx.file.display))
         with ctx.file.open() as stream:
-            for chunk in iter_line_tables(stream, ctx):
+            # Splitting the next block (numpy, zlib) overlaps with DuckDB loading this one.
+            for chunk in prefetch(iter_line_tables(stream, ctx)):
                 _load_tsv_chunk(ctx, chunk, state)
 
 
