@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from relayhunt.detect.base import EVIDENCE_AGG, Rule, Thresholds, rule_columns, sql_str
+from relayhunt.detect.base import EVIDENCE_AGG, Rule, Thresholds, first, rule_columns, sql_str
 
 CHANGE_ACTIONS = ("function.update_code", "function.update_config", "function.update")
 CREATE_ACTIONS = ("function.create", "api.create")
@@ -83,19 +83,20 @@ CLOUD_CONTEXT = """host_name, user_name,
       coalesce(serverless_tenant, target_name) AS serverless_tenant,
       first_seen, last_seen, event_count, evidence"""
 
-# Aggregates over cloud_obs rows of one target.
+# Aggregates over cloud_obs rows of one target; single values from the earliest record
+# (first()), so the same records give the same finding whatever the thread timing.
 TARGET_AGG = f"""
-      any_value(target_name) FILTER (WHERE target_name IS NOT NULL) AS target_name,
-      any_value(target_id) FILTER (WHERE target_id IS NOT NULL) AS target_id,
-      any_value(destination_domain) FILTER (WHERE destination_domain IS NOT NULL)
+      {first("target_name")} FILTER (WHERE target_name IS NOT NULL) AS target_name,
+      {first("target_id")} FILTER (WHERE target_id IS NOT NULL) AS target_id,
+      {first("destination_domain")} FILTER (WHERE destination_domain IS NOT NULL)
           AS destination_domain,
-      any_value(serverless_platform) AS serverless_platform,
-      any_value(serverless_provider) AS serverless_provider,
-      any_value(serverless_kind) FILTER (WHERE serverless_kind IS NOT NULL)
+      {first("serverless_platform")} AS serverless_platform,
+      {first("serverless_provider")} AS serverless_provider,
+      {first("serverless_kind")} FILTER (WHERE serverless_kind IS NOT NULL)
           AS serverless_kind,
-      any_value(serverless_tenant) FILTER (WHERE serverless_tenant IS NOT NULL)
+      {first("serverless_tenant")} FILTER (WHERE serverless_tenant IS NOT NULL)
           AS serverless_tenant,
-      arg_min(actor_principal, timestamp) AS user_name,
+      {first("actor_principal")} AS user_name,
       list(DISTINCT actor_principal ORDER BY actor_principal)
           FILTER (WHERE actor_principal IS NOT NULL)[1:10] AS actors,
       list(DISTINCT source_ip ORDER BY source_ip)
@@ -112,6 +113,24 @@ TARGET_AGG = f"""
       min(timestamp) AS first_seen, max(timestamp) AS last_seen, count(*) AS event_count,
       {EVIDENCE_AGG} AS evidence"""
 
+
+def _replace_once(text: str, old: str, new: str) -> str:
+    """``text`` with ``old`` replaced; ``old`` must occur exactly once."""
+    if text.count(old) != 1:
+        raise ValueError(f"expected one {old!r}")
+    return text.replace(old, new)
+
+
+# An actor's calls across targets: no single target name or tenant.
+_ACTOR_TARGET_AGG = _replace_once(
+    _replace_once(
+        TARGET_AGG,
+        first("target_name") + " FILTER (WHERE target_name IS NOT NULL) AS target_name",
+        "NULL::VARCHAR AS target_name",
+    ),
+    first("serverless_tenant") + " FILTER (WHERE serverless_tenant IS NOT NULL)",
+    "NULL::VARCHAR",
+)
 _TARGET_KEY = "coalesce(target_id, target_name, destination_domain, '(unknown target)')"
 _ACTOR = "coalesce(actor_principal, actor_name, actor_id, '(unknown actor)')"
 _DAY = "CAST(timestamp AS DATE)"
@@ -551,15 +570,7 @@ def build_denied(t: Thresholds) -> str:
     ),
     g AS (
       SELECT cloud_account_id AS host_name, cloud_provider, actor_key,
-             {
-        TARGET_AGG.replace(
-            "any_value(target_name) FILTER (WHERE target_name IS NOT NULL) AS target_name",
-            "NULL::VARCHAR AS target_name",
-        ).replace(
-            "any_value(serverless_tenant) FILTER (WHERE serverless_tenant IS NOT NULL)",
-            "NULL::VARCHAR",
-        )
-    },
+             {_ACTOR_TARGET_AGG},
              list(DISTINCT target_name ORDER BY target_name)
                  FILTER (WHERE target_name IS NOT NULL)[1:10] AS targets,
              list(DISTINCT error_code ORDER BY error_code)

@@ -19,6 +19,10 @@ NAME = "Script host ran a dropped script that contacted a serverless platform"
 TECHNIQUES = ("T1583.007", "T1584.007", "T1059.005", "T1059.007", "T1071.001")
 
 
+# Several scripts can lead to one run: take all three from the earliest (deterministic).
+_SCRIPT_KEY = "row(l.script_time, l.script_path, l.writer_name, l.script_folder)"
+
+
 def build(t: Thresholds) -> str:
     hosts = sql_list(list(t["script_hosts"]))
     exts = sql_list(list(t["script_extensions"]))
@@ -64,9 +68,9 @@ def build(t: Thresholds) -> str:
              any_value(l.process_parent_executable) AS process_parent_executable,
              any_value(l.process_parent_name) AS process_parent_name,
              any_value(l.process_parent_command_line) AS process_parent_command_line,
-             any_value(l.script_path) AS script_path,
-             any_value(l.writer_name) AS writer_name,
-             any_value(l.script_folder) AS script_folder,
+             arg_min(l.script_path, {_SCRIPT_KEY}) AS script_path,
+             arg_min(l.writer_name, {_SCRIPT_KEY}) AS writer_name,
+             arg_min(l.script_folder, {_SCRIPT_KEY}) AS script_folder,
              min(l.script_time) AS script_time,
              min(l.timestamp) AS run_time,
              arg_min(e.domain_origin, rh_origin_rank(e.domain_origin))
