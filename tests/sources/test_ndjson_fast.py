@@ -46,6 +46,7 @@ def _snapshot(
 ) -> Any:
     monkeypatch.setattr(fast, "FAST_MIN_BYTES", 0 if fast_on else 1 << 62)
     monkeypatch.setattr(fast, "CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(fast, "DEAL_BYTES", chunk_bytes)
     with Store(threads=2) as store:
         ingest([str(p) for p in paths], store, max_record_bytes=max_record_bytes)
         store.flush()
@@ -205,7 +206,7 @@ def test_a_record_over_the_size_limit_costs_only_its_chunk(
     assert len(got["connection"]) == 300
 
 
-def test_gzip_is_read_whole_and_a_truncated_gzip_falls_back(
+def test_gzip_is_dealt_to_the_workers_and_a_truncated_gzip_falls_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "conn.log.gz"
@@ -214,6 +215,7 @@ def test_gzip_is_read_whole_and_a_truncated_gzip_falls_back(
     whole = _snapshot([path], fast_on=True, monkeypatch=monkeypatch)
     assert dict(fast.OUTCOMES) == {"used": 1}
     assert len(whole["connection"]) == 3_000
+    assert whole == _snapshot([path], fast_on=False, monkeypatch=monkeypatch)
 
     cut = tmp_path / "cut" / "conn.log.gz"
     cut.parent.mkdir()
@@ -224,6 +226,55 @@ def test_gzip_is_read_whole_and_a_truncated_gzip_falls_back(
     assert got == _snapshot([cut], fast_on=False, monkeypatch=monkeypatch)
     assert 0 < len(got["connection"]) < 3_000
     assert "truncated_gzip" in {r[6] for r in got["ingest_issues"]}
+
+
+@pytest.mark.parametrize("at", [1, 1_500, 3_000])
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("", "fallback: blank lines"),
+        ("null", "fallback: records with no known field"),
+        ('{"ts": 1730419200, "uid": ', "fallback: DuckDB could not read the file"),
+    ],
+)
+def test_damage_in_a_dealt_gzip_falls_back_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, at: int, text: str, reason: str
+) -> None:
+    path = tmp_path / "conn.log.gz"
+    _write_conn(path, 3_000, extra={at: text})
+    fast.OUTCOMES.clear()
+    got = _snapshot([path], fast_on=True, monkeypatch=monkeypatch)
+    assert dict(fast.OUTCOMES) == {reason: 1}
+    assert got == _snapshot([path], fast_on=False, monkeypatch=monkeypatch)
+    assert len(got["connection"]) == 3_000
+
+
+def test_dealt_rows_keep_their_line_numbers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 200,000 records in 256 KiB blocks dealt to two workers in turn, with warnings
+    # spread over the file: every row and issue must carry its own line.
+    path = tmp_path / "conn.log.gz"
+    rows = [_conn(i) for i in range(1, 200_001)]
+    bad = (7, 100_000, 199_000)
+    for n in bad:
+        rows[n - 1]["id.resp_p"] = "https"
+    path.write_bytes(gzip.compress("".join(json.dumps(r) + "\n" for r in rows).encode(), 1))
+    monkeypatch.setattr(fast, "FAST_MIN_BYTES", 0)
+    monkeypatch.setattr(fast, "DEAL_BYTES", 256 * 1024)
+    fast.OUTCOMES.clear()
+    with Store(threads=2) as store:
+        ingest([str(path)], store)
+        store.flush()
+        assert dict(fast.OUTCOMES) == {"used": 1}
+        misnumbered = store.con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE 'C' || log_line <> event_id) FROM connection"
+        ).fetchone()
+        issues = store.con.execute(
+            "SELECT log_line, reason_code FROM ingest_issues ORDER BY 1"
+        ).fetchall()
+    assert misnumbered == (200_000, 0)
+    assert issues == [(n, "bad_field_type") for n in bad]
 
 
 def test_warnings_carry_line_and_offset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

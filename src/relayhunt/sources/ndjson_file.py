@@ -64,6 +64,8 @@ from relayhunt.sources.lines import iter_line_tables, prefetch
 FAST_MIN_BYTES = 4 * 1024 * 1024
 """Smaller files take the line path: the fast path's fixed cost (pipes, threads, a
 temporary table) does not pay off, and small files are where odd layouts live."""
+DEAL_BYTES = 8 * 1024 * 1024
+"""Block size dealt to the workers in turn when the stream cannot be cut by offset."""
 CHUNK_BYTES = 256 * 1024 * 1024
 """Largest chunk of a plain file parsed as one piece (its temporary table holds roughly
 as many bytes again, once per worker)."""
@@ -113,6 +115,9 @@ def load_ndjson_file(ctx: IngestContext, mapping: RecordMapping) -> bool:
     row = con.execute("SELECT current_setting('threads')").fetchone()
     threads = int(row[0]) if row else 1
     workers = max(1, min(MAX_WORKERS, threads))
+    if workers > 1 and (ctx.file.compressed or not ctx.file.size):
+        _load_dealt(ctx, mapping, workers)
+        return True
     chunks = _plan(ctx, workers)
     todo: queue.Queue[_Chunk] = queue.Queue()
     for chunk in chunks:
@@ -187,11 +192,7 @@ class _Job:
         self.abort = threading.Event()
         self.lock = threading.Lock()
         self.wide = _wide_select(mapping)
-        row = ctx.store.con.execute(
-            "SELECT current_database(), current_setting('TimeZone')"
-        ).fetchone()
-        assert row is not None
-        self.session = (f'USE "{_ident(str(row[0]))}"', f"SET TimeZone = '{_lit(str(row[1]))}'")
+        self.session = _session(ctx)
 
     def work(self, todo: queue.Queue[_Chunk]) -> None:
         cur = self.ctx.store.con.cursor()
@@ -230,7 +231,7 @@ class _Job:
                 chunk.fallback = chunk.fallback or "fallback: an earlier chunk was unreadable"
             if chunk.fallback is None:
                 assert first is not None
-                skipped = _store(self.ctx, cur, self.wide, chunk, first)
+                skipped = _store(self.ctx, cur, self.wide, (chunk.start, chunk.end, first))
                 with self.lock:
                     self.ctx.skipped.update(skipped)
                     self.ctx.records_seen += int(rows)
@@ -278,6 +279,248 @@ class _Job:
             first += earlier.newlines
         chunk.first_line = first
         return first
+
+
+@dataclass
+class _Deal:
+    """A line-aligned block of a stream, dealt to one worker."""
+
+    worker: int
+    first_line: int
+    lines: int
+    """Rows ``read_json`` makes of it when every line is a record."""
+
+
+def _load_dealt(ctx: IngestContext, mapping: RecordMapping, workers: int) -> None:
+    """A stream that cannot be cut by offset (gzip): one thread decompresses it once and
+    deals line-aligned blocks of :data:`DEAL_BYTES` to the workers' pipes in turn; each
+    worker parses its pipe in one statement, so its rows are its blocks' lines in order.
+    Any doubt (a DuckDB error, a row count that differs, a record too long, damage) and
+    the whole stream is read by the line path, as before the deal."""
+    con = ctx.store.con
+    wide = _wide_select(mapping)
+    session = _session(ctx)
+    failed = threading.Event()
+    parsed = [threading.Event() for _ in range(workers)]
+    decided = threading.Event()
+    verdict: dict[str, Any] = {}
+    rows: list[tuple[int, int] | None] = [None] * workers
+    deals: list[_Deal] = []
+    feed: dict[str, Any] = {}
+    errors: list[BaseException] = []
+    statement: list[tuple[Mapping[str, Any], str]] = []
+
+    def work(k: int, pipe: Path) -> None:
+        cur = con.cursor()
+        try:
+            for sql in session:
+                cur.execute(sql)
+            try:
+                struct, sql = statement[0]
+                cur.execute(
+                    sql.replace(wide.SOURCE, _read_json(struct, pipe, ctx.max_record_bytes))
+                )
+                row = cur.execute(
+                    "SELECT count(*), count(*) FILTER (WHERE _empty) FROM _rh_wide"
+                ).fetchone()
+                rows[k] = (int(row[0]), int(row[1])) if row else (0, 0)
+            except _UNREADABLE:
+                failed.set()
+            finally:
+                parsed[k].set()
+            decided.wait()
+            if verdict.get("used"):
+                cur.register("_rh_lines", pa.table({"_line": verdict["lines"][k]}))
+                skipped = _store(
+                    ctx,
+                    cur,
+                    wide,
+                    (0, None, 1),
+                    source="(SELECT * FROM _rh_wide POSITIONAL JOIN _rh_lines)",
+                    line="_line",
+                )
+                with lock:
+                    ctx.skipped.update(skipped)
+        except BaseException as exc:  # re-raised by the caller
+            errors.append(exc)
+            failed.set()
+            for event in parsed:
+                event.set()
+        finally:
+            cur.execute("DROP TABLE IF EXISTS _rh_wide")
+            cur.close()
+
+    lock = threading.Lock()
+    row = con.execute("SELECT current_setting('threads')").fetchone()
+    threads = int(row[0]) if row else 1
+    outcome = "fallback: DuckDB could not read the file"
+    with tempfile.TemporaryDirectory(prefix="relayhunt-pipe-") as tmp:
+        statement.append(_bindable(ctx, con, wide, Path(tmp)))
+        pipes = [Path(tmp) / f"deal-{k}" for k in range(workers)]
+        for pipe in pipes:
+            os.mkfifo(pipe)
+        try:
+            con.execute("SET threads = 1")
+            pool = [
+                threading.Thread(target=work, args=(k, p), name=f"relayhunt-ndjson-{k}")
+                for k, p in enumerate(pipes)
+            ]
+            for t in pool:
+                t.start()
+            dealer = threading.Thread(
+                target=_deal,
+                args=(ctx, pipes, deals, feed, failed, parsed),
+                name="relayhunt-deal",
+            )
+            dealer.start()
+            dealer.join()
+            for event in parsed:
+                event.wait()
+            try:
+                if errors:
+                    pass
+                elif feed.get("error"):
+                    outcome = f"fallback: {feed['error']}"
+                elif not failed.is_set() and "bytes" in feed:  # the dealer got to the end
+                    lines = _dealt_lines(deals, workers)
+                    if any(r is None or r[0] != len(n) for r, n in zip(rows, lines, strict=True)):
+                        outcome = "fallback: blank lines"
+                    elif any(r[1] for r in rows if r):
+                        outcome = "fallback: records with no known field"
+                    else:
+                        verdict["lines"] = lines
+                        verdict["used"] = True
+                        outcome = "used"
+            finally:
+                decided.set()
+                for t in pool:
+                    t.join()
+        finally:
+            con.execute(f"SET threads = {threads}")
+    OUTCOMES[outcome] += 1
+    if errors:
+        raise errors[0]
+    if outcome == "used":
+        ctx.records_seen += sum(d.lines for d in deals)
+        ctx.bytes_read += int(feed.get("bytes", 0))
+        return
+    whole = _Chunk(0, 0, None, fallback=outcome, first_line=1)
+    _read_fallbacks(ctx, mapping, [whole])
+
+
+def _session(ctx: IngestContext) -> tuple[str, ...]:
+    """What a new connection must be told to work like the store's: its database and
+    time zone (session settings are not inherited)."""
+    row = ctx.store.con.execute("SELECT current_database(), current_setting('TimeZone')").fetchone()
+    assert row is not None
+    return (f'USE "{_ident(str(row[0]))}"', f"SET TimeZone = '{_lit(str(row[1]))}'")
+
+
+def _bindable(
+    ctx: IngestContext, con: duckdb.DuckDBPyConnection, wide: _WideSelect, tmp: Path
+) -> tuple[Mapping[str, Any], str]:
+    """The first of ``wide``'s statements that binds (the pruned structure, unless a field
+    reference was missed), tried on an empty file."""
+    empty = tmp / "empty.ndjson"
+    empty.write_bytes(b"")
+    for n, (struct, sql) in enumerate(wide.statements, 1):
+        source = _read_json(struct, empty, ctx.max_record_bytes)
+        try:
+            con.execute(sql.replace(wide.SOURCE, source).replace("_rh_wide", "_rh_wide_bind"))
+            return struct, sql
+        except duckdb.BinderException:
+            if n == len(wide.statements):
+                raise
+        finally:
+            con.execute("DROP TABLE IF EXISTS _rh_wide_bind")
+    raise AssertionError("unreachable")
+
+
+def _deal(
+    ctx: IngestContext,
+    pipes: list[Path],
+    deals: list[_Deal],
+    feed: dict[str, Any],
+    failed: threading.Event,
+    parsed: list[threading.Event],
+) -> None:
+    """Decompress the stream once and deal line-aligned blocks to ``pipes`` in turn,
+    counting each block's lines (``deals``) and the bytes (``feed``). Every pipe is
+    opened before anything is read: a statement must never wait for a writer that will
+    not come (``parsed[k]``: worker k's statement ended without opening its pipe)."""
+    outs: list[int | None] = []
+    limit = ctx.max_record_bytes
+    total = 0
+    line = 1
+    buf = bytearray()
+    turn = 0
+
+    def send(block: bytes) -> None:
+        nonlocal line, turn
+        tally = _LineTally(limit)
+        tally.add(block)
+        tally.finish()
+        if tally.oversize:
+            raise _Refused("record over the size limit")
+        k = turn % len(pipes)
+        turn += 1
+        deals.append(_Deal(k, line, tally.lines))
+        line += tally.newlines
+        fd = outs[k]
+        if fd is None or not _write_all(fd, block, failed):
+            raise _Refused("DuckDB could not read the file")
+
+    try:
+        for pipe, ended in zip(pipes, parsed, strict=True):
+            outs.append(_open_writer(pipe, ended))
+        with ctx.file.open() as src:
+            while piece := src.read(_FEED_BLOCK):
+                total += len(piece)
+                buf += piece
+                if failed.is_set():
+                    raise _Refused("DuckDB could not read the file")
+                if len(buf) >= DEAL_BYTES:
+                    cut = buf.rfind(b"\n") + 1
+                    if cut == 0:
+                        if len(buf) > DEAL_BYTES + limit:
+                            raise _Refused("record over the size limit")
+                        continue
+                    send(bytes(buf[:cut]))
+                    del buf[:cut]
+            if buf:
+                send(bytes(buf))
+        feed["bytes"] = total
+    except _Refused as exc:
+        feed["error"] = str(exc)
+    except GzipTruncated:
+        feed["error"] = "damaged gzip"
+    except OSError as exc:
+        feed["error"] = f"read error: {exc}"
+    except Exception as exc:  # whatever it is, the line path reads the stream
+        feed["error"] = f"{type(exc).__name__}: {exc}"
+    finally:
+        if "error" in feed:
+            failed.set()
+        for fd in outs:
+            if fd is not None:
+                os.close(fd)
+
+
+class _Refused(Exception):
+    """The dealt stream cannot be vouched for; the line path reads it."""
+
+
+def _dealt_lines(deals: list[_Deal], workers: int) -> list[np.ndarray]:
+    """Per worker, the line number of each of its rows (its blocks' lines, in order)."""
+    out = []
+    for k in range(workers):
+        mine = [d for d in deals if d.worker == k and d.lines]
+        out.append(
+            np.concatenate([np.arange(d.first_line, d.first_line + d.lines) for d in mine])
+            if mine
+            else np.zeros(0, dtype=np.int64)
+        )
+    return out
 
 
 def _read_fallbacks(ctx: IngestContext, mapping: RecordMapping, chunks: list[_Chunk]) -> None:
@@ -520,26 +763,30 @@ def _store(
     ctx: IngestContext,
     cur: duckdb.DuckDBPyConnection,
     wide: _WideSelect,
-    chunk: _Chunk,
-    first: int,
+    span: tuple[int, int | None, int],
+    *,
+    source: str = "_rh_wide",
+    line: str | None = None,
 ) -> Counter[str]:
-    """Issues and rows from ``_rh_wide`` (row i is line ``first + i``); the skipped
-    record counts by label."""
+    """Issues and rows from ``source`` (``_rh_wide``'s columns; ``line`` gives each row's
+    line, by default row i is line ``first + i``), which holds the byte range ``span``
+    (start, end, number of its first line); the skipped record counts by label."""
+    start, end, first = span
     params = [ctx.file.display, ctx.fmt]
-    line = f"rowid + {int(first)}"
+    line = line or f"rowid + {int(first)}"
     flagged = " OR ".join(f"(_m{i} IS NOT NULL AND _m{i} <> '')" for i in range(wide.checks))
-    rows = cur.execute(
-        f"SELECT rowid + 1 AS row FROM _rh_wide WHERE ({flagged}) OR "
+    lines = cur.execute(
+        f"SELECT {line} AS line FROM {source} WHERE ({flagged}) OR "
         "(_table IS NOT NULL AND _ts IS NULL) ORDER BY 1"
-    ).fetchnumpy()["row"]
-    offsets = _line_offsets(ctx, chunk, np.asarray(rows, dtype=np.int64), first)
+    ).fetchnumpy()["line"]
+    offsets = _line_offsets(ctx, start, end, first, np.asarray(lines, dtype=np.int64))
     cur.register("_rh_offsets", offsets)
     for i in range(wide.checks):
         cur.execute(
             f"""INSERT INTO ingest_issues
                 SELECT ?, ?, w.line, NULL, o.off, 'warning', 'bad_field_type',
                        'field(s) not readable, stored as NULL: ' || w._m{i}, NULL
-                FROM (SELECT {line} AS line, _m{i} FROM _rh_wide
+                FROM (SELECT {line} AS line, _m{i} FROM {source}
                       WHERE _m{i} IS NOT NULL AND _m{i} <> '') w
                 LEFT JOIN _rh_offsets o USING (line) ORDER BY w.line""",
             params,
@@ -549,7 +796,7 @@ def _store(
            SELECT ?, ?, w.line, NULL, o.off, 'error', 'missing_timestamp',
                   'record of type ' || coalesce(_label, '?') || ' bound for table '
                   || _table || ' has no readable timestamp; rejected', NULL
-           FROM (SELECT {line} AS line, _label, _table FROM _rh_wide
+           FROM (SELECT {line} AS line, _label, _table FROM {source}
                  WHERE _table IS NOT NULL AND _ts IS NULL) w
            LEFT JOIN _rh_offsets o USING (line) ORDER BY w.line""",
         params,
@@ -566,7 +813,7 @@ def _store(
         cur.execute(
             f"""INSERT INTO {table} ({", ".join(_PROVENANCE)}{"".join(", " + n for n in names)})
                 SELECT _ts, ?, ?, {line}, NULL{"".join(", " + cols[n] for n in names)}
-                FROM _rh_wide WHERE _table = ? AND _ts IS NOT NULL""",
+                FROM {source} WHERE _table = ? AND _ts IS NOT NULL""",
             [ctx.fmt, ctx.file.display, table],
         )
     return skipped
@@ -601,18 +848,22 @@ def _ident(text: str) -> str:
     return text.replace('"', '""')
 
 
-def _line_offsets(ctx: IngestContext, chunk: _Chunk, rows: np.ndarray, first: int) -> pa.Table:
-    """``(line, off)``: where each of the chunk's ``rows`` (1-based, sorted) starts in the
-    file. One more pass over the chunk, only when some record was reported."""
+def _line_offsets(
+    ctx: IngestContext, start: int, end: int | None, first: int, lines: np.ndarray
+) -> pa.Table:
+    """``(line, off)``: where each of ``lines`` (sorted; the range from byte ``start`` to
+    ``end`` begins with line ``first``) starts in the file. One more pass over the range,
+    only when some record was reported."""
+    rows = lines - (first - 1)  # 1-based within the range
     offs = np.full(len(rows), -1, dtype=np.int64)
     if len(rows):
-        offs[rows == 1] = chunk.start
+        offs[rows == 1] = start
         seen = 0  # newlines before this block
-        base = chunk.start
-        with _open_range(ctx, chunk.start, chunk.end) as fh:
+        base = start
+        with _open_range(ctx, start, end) as fh:
             while block := fh.read(_SCAN_BLOCK):
                 nl = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
-                # row k starts after the chunk's (k-1)th newline: index k - 2 overall
+                # row k starts after the range's (k-1)th newline: index k - 2 overall
                 idx = rows - 2 - seen
                 ok = (idx >= 0) & (idx < len(nl))
                 offs[ok] = base + nl[idx[ok]] + 1
@@ -620,7 +871,7 @@ def _line_offsets(ctx: IngestContext, chunk: _Chunk, rows: np.ndarray, first: in
                 base += len(block)
     return pa.table(
         {
-            "line": pa.array(rows + (first - 1), pa.int64()),
+            "line": pa.array(lines, pa.int64()),
             "off": pa.array(offs, pa.int64(), mask=offs < 0),
         }
     )
