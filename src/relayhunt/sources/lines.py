@@ -51,18 +51,13 @@ def iter_line_tables(
     line_no = first_line  # number of the first line in carry
     skipping = False  # inside an oversize line whose start was already reported
     eof = False
+    damage: GzipTruncated | None = None
     while not eof:
         try:
             block = stream.read(block_bytes)
         except GzipTruncated as exc:
             block = getattr(stream, "salvaged", b"")
-            ctx.issue(
-                "truncated_gzip",
-                f"gzip stream damaged after {exc.offset} decompressed bytes ({exc.detail}); "
-                "lines before that point were read",
-                line=line_no,
-                offset=exc.offset,
-            )
+            damage = exc  # reported below, at the line it cut
             eof = True
         if not block:
             eof = True
@@ -104,6 +99,16 @@ def iter_line_tables(
             carry_off += len(complete)
             if table.num_rows:
                 yield table
+        if damage is not None:
+            # the line being read when the stream broke: the last one if it was cut short
+            cut_short = bool(complete) and not complete.endswith(b"\n")
+            ctx.issue(
+                "truncated_gzip",
+                f"gzip stream damaged after {damage.offset} decompressed bytes "
+                f"({damage.detail}); lines before that point were read",
+                line=line_no - 1 if cut_short else line_no,
+                offset=damage.offset,
+            )
 
 
 def _split(

@@ -36,6 +36,7 @@ A damaged record in a 5 GB file thus costs one chunk on the slow path, not the f
 
 from __future__ import annotations
 
+import collections
 import errno
 import itertools
 import math
@@ -46,7 +47,7 @@ import select
 import tempfile
 import threading
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +81,7 @@ _UNREADABLE = (
     duckdb.OutOfMemoryException,
 )
 _FEED_BLOCK = 1024 * 1024
+_DEAL_AHEAD = 2  # blocks decompressed ahead per worker
 _SCAN_BLOCK = 16 * 1024 * 1024
 _PROVENANCE = ("timestamp", "log_format", "log_file_path", "log_line", "log_record")
 
@@ -295,31 +297,263 @@ def _load_dealt(ctx: IngestContext, mapping: RecordMapping, workers: int) -> Non
     """A stream that cannot be cut by offset (gzip): one thread decompresses it once and
     deals line-aligned blocks of :data:`DEAL_BYTES` to the workers' pipes in turn; each
     worker parses its pipe in one statement, so its rows are its blocks' lines in order.
-    Any doubt (a DuckDB error, a row count that differs, a record too long, damage) and
-    the whole stream is read by the line path, as before the deal."""
+    The stream goes in rounds of about :data:`CHUNK_BYTES` per worker, each stored before
+    the next, which bounds memory. Any doubt about a round (a DuckDB error, a row count
+    that differs, a record too long, damage) and the rest of the stream from that round's
+    start is read by the line path."""
     con = ctx.store.con
-    wide = _wide_select(mapping)
-    session = _session(ctx)
-    failed = threading.Event()
-    parsed = [threading.Event() for _ in range(workers)]
-    decided = threading.Event()
-    verdict: dict[str, Any] = {}
-    rows: list[tuple[int, int] | None] = [None] * workers
-    deals: list[_Deal] = []
-    feed: dict[str, Any] = {}
-    errors: list[BaseException] = []
-    statement: list[tuple[Mapping[str, Any], str]] = []
-
-    def work(k: int, pipe: Path) -> None:
-        cur = con.cursor()
+    row = con.execute("SELECT current_setting('threads')").fetchone()
+    threads = int(row[0]) if row else 1
+    dealer = _Dealer(ctx)
+    thread = threading.Thread(target=dealer.run, name="relayhunt-deal")
+    refused: _Chunk | None = None
+    with tempfile.TemporaryDirectory(prefix="relayhunt-pipe-") as tmp:
+        wide = _wide_select(mapping)
+        job = _RoundJob(ctx, wide, _bindable(ctx, con, wide, Path(tmp)), _session(ctx))
+        thread.start()
         try:
-            for sql in session:
+            con.execute("SET threads = 1")
+            for n in itertools.count():
+                pipes = [Path(tmp) / f"deal-{n}-{k}" for k in range(workers)]
+                result = job.round(pipes, dealer)
+                OUTCOMES[result.outcome] += 1
+                if result.outcome != "used":
+                    refused = _Chunk(n, result.start, None, fallback=result.outcome)
+                    refused.first_line = result.first_line
+                    break
+                if result.eof:
+                    break
+        finally:
+            dealer.rounds.put(None)
+            thread.join()
+            con.execute(f"SET threads = {threads}")
+    if refused is not None:
+        _read_fallbacks(ctx, mapping, [refused])
+
+
+@dataclass
+class _Round:
+    """What the dealer dealt in one round and what became of it."""
+
+    start: int
+    first_line: int
+    deals: list[_Deal] = field(default_factory=list)
+    bytes: int = 0
+    eof: bool = False
+    error: str | None = None
+    outcome: str = "fallback: DuckDB could not read the file"
+
+
+class _Dealer:
+    """Decompresses the stream once, for all rounds, and deals its blocks."""
+
+    def __init__(self, ctx: IngestContext) -> None:
+        self.ctx = ctx
+        self.rounds: queue.Queue[tuple[list[Path], list[threading.Event], threading.Event] | None]
+        self.rounds = queue.Queue()
+        self.results: queue.Queue[_Round] = queue.Queue()
+        self.offset = 0
+        self.line = 1
+
+    def run(self) -> None:
+        blocks = self._blocks()
+        try:
+            while (task := self.rounds.get()) is not None:
+                self.results.put(self._round(blocks, *task))
+        finally:
+            blocks.close()
+
+    def _blocks(self) -> Generator[bytes, None, None]:
+        """Line-aligned blocks of about DEAL_BYTES (the last may lack its newline)."""
+        limit = self.ctx.max_record_bytes
+        buf = bytearray()
+        with self.ctx.file.open() as src:
+            while piece := src.read(_FEED_BLOCK):
+                buf += piece
+                while len(buf) >= DEAL_BYTES:
+                    # up to the last newline within DEAL_BYTES, else the first after it
+                    cut = buf.rfind(b"\n", 0, DEAL_BYTES) + 1 or buf.find(b"\n") + 1
+                    if cut == 0:
+                        if len(buf) > DEAL_BYTES + limit:
+                            raise _Refused("record over the size limit")
+                        break
+                    yield bytes(buf[:cut])
+                    del buf[:cut]
+        if buf:
+            yield bytes(buf)
+
+    def _round(
+        self,
+        blocks: Generator[bytes, None, None],
+        pipes: list[Path],
+        parsed: list[threading.Event],
+        failed: threading.Event,
+    ) -> _Round:
+        """Deal about CHUNK_BYTES per pipe. Every pipe is opened before anything is sent:
+        a statement must never wait for a writer that will not come (``parsed[k]``: its
+        statement ended without opening the pipe)."""
+        out = _Round(self.offset, self.line)
+        fds: list[int | None] = []
+        try:
+            for pipe, ended in zip(pipes, parsed, strict=True):
+                fds.append(_open_writer(pipe, ended))
+            budget = CHUNK_BYTES * len(pipes)
+            # Blocks waiting per pipe: a pipe holds 1 MiB, so writing to one pipe until it
+            # took a whole block would leave the other workers without input meanwhile.
+            pending: list[collections.deque[memoryview]] = [collections.deque() for _ in pipes]
+            turn = 0
+            done = False
+            while True:
+                k = turn % len(pipes)
+                while not done and len(pending[k]) < _DEAL_AHEAD:
+                    if out.bytes >= budget:
+                        done = True
+                        break
+                    block = next(blocks, None)
+                    if block is None:
+                        out.eof = done = True
+                        break
+                    if fds[k] is None:
+                        raise _Refused("DuckDB could not read the file")
+                    pending[k].append(memoryview(self._deal(out, k, block)))
+                    turn += 1
+                    k = turn % len(pipes)
+                waiting = [fd for fd, q in zip(fds, pending, strict=True) if q and fd is not None]
+                if not waiting:
+                    if done:
+                        break
+                    continue
+                if failed.is_set():
+                    raise _Refused("DuckDB could not read the file")
+                _, ready, _ = select.select([], waiting, [], 0.05)
+                for fd in ready:
+                    q = pending[fds.index(fd)]
+                    try:
+                        n = os.write(fd, q[0])
+                    except BlockingIOError:
+                        continue
+                    except BrokenPipeError:
+                        raise _Refused("DuckDB could not read the file") from None
+                    q[0] = q[0][n:]
+                    if not q[0]:
+                        q.popleft()
+        except _Refused as exc:
+            out.error = str(exc)
+        except GzipTruncated:
+            out.error = "damaged gzip"
+        except OSError as exc:
+            out.error = f"read error: {exc}"
+        except Exception as exc:  # whatever it is, the line path reads the stream
+            out.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            if out.error:
+                failed.set()
+            for opened in fds:
+                if opened is not None:
+                    os.close(opened)
+        return out
+
+    def _deal(self, out: _Round, k: int, block: bytes) -> bytes:
+        """Count ``block``'s lines and record it as dealt to worker ``k``."""
+        tally = _LineTally(self.ctx.max_record_bytes)
+        tally.add(block)
+        tally.finish()
+        if tally.oversize:
+            raise _Refused("record over the size limit")
+        out.deals.append(_Deal(k, self.line, tally.lines))
+        self.line += tally.newlines
+        self.offset += len(block)
+        out.bytes += len(block)
+        return block
+
+
+class _RoundJob:
+    """Runs one round: a worker per pipe parses, then (if the round is clean) stores."""
+
+    def __init__(
+        self,
+        ctx: IngestContext,
+        wide: _WideSelect,
+        statement: tuple[Mapping[str, Any], str],
+        session: tuple[str, ...],
+    ) -> None:
+        self.ctx = ctx
+        self.wide = wide
+        self.statement = statement
+        self.session = session
+        self.lock = threading.Lock()
+
+    def round(self, pipes: list[Path], dealer: _Dealer) -> _Round:
+        for pipe in pipes:
+            os.mkfifo(pipe)
+        workers = len(pipes)
+        failed = threading.Event()
+        parsed = [threading.Event() for _ in range(workers)]
+        decided = threading.Event()
+        verdict: dict[str, Any] = {}
+        rows: list[tuple[int, int] | None] = [None] * workers
+        errors: list[BaseException] = []
+        pool = [
+            threading.Thread(
+                target=self._work,
+                args=(k, pipe, rows, failed, parsed, decided, verdict, errors),
+                name=f"relayhunt-ndjson-{k}",
+            )
+            for k, pipe in enumerate(pipes)
+        ]
+        for t in pool:
+            t.start()
+        dealer.rounds.put((pipes, parsed, failed))
+        result = dealer.results.get()
+        for event in parsed:
+            event.wait()
+        try:
+            if errors:
+                pass
+            elif result.error:
+                result.outcome = f"fallback: {result.error}"
+            elif not failed.is_set():
+                lines = _dealt_lines(result.deals, workers)
+                if any(r is None or r[0] != len(n) for r, n in zip(rows, lines, strict=True)):
+                    result.outcome = "fallback: blank lines"
+                elif any(r[1] for r in rows if r):
+                    result.outcome = "fallback: records with no known field"
+                else:
+                    verdict["lines"] = lines
+                    result.outcome = "used"
+        finally:
+            decided.set()
+            for t in pool:
+                t.join()
+            for pipe in pipes:
+                pipe.unlink()
+        if errors:
+            raise errors[0]
+        if result.outcome == "used":
+            self.ctx.records_seen += sum(d.lines for d in result.deals)
+            self.ctx.bytes_read += result.bytes
+        return result
+
+    def _work(
+        self,
+        k: int,
+        pipe: Path,
+        rows: list[tuple[int, int] | None],
+        failed: threading.Event,
+        parsed: list[threading.Event],
+        decided: threading.Event,
+        verdict: dict[str, Any],
+        errors: list[BaseException],
+    ) -> None:
+        ctx = self.ctx
+        cur = ctx.store.con.cursor()
+        try:
+            for sql in self.session:
                 cur.execute(sql)
             try:
-                struct, sql = statement[0]
-                cur.execute(
-                    sql.replace(wide.SOURCE, _read_json(struct, pipe, ctx.max_record_bytes))
-                )
+                struct, sql = self.statement
+                source = _read_json(struct, pipe, ctx.max_record_bytes)
+                cur.execute(sql.replace(self.wide.SOURCE, source))
                 row = cur.execute(
                     "SELECT count(*), count(*) FILTER (WHERE _empty) FROM _rh_wide"
                 ).fetchone()
@@ -329,17 +563,17 @@ def _load_dealt(ctx: IngestContext, mapping: RecordMapping, workers: int) -> Non
             finally:
                 parsed[k].set()
             decided.wait()
-            if verdict.get("used"):
+            if "lines" in verdict:
                 cur.register("_rh_lines", pa.table({"_line": verdict["lines"][k]}))
                 skipped = _store(
                     ctx,
                     cur,
-                    wide,
+                    self.wide,
                     (0, None, 1),
                     source="(SELECT * FROM _rh_wide POSITIONAL JOIN _rh_lines)",
                     line="_line",
                 )
-                with lock:
+                with self.lock:
                     ctx.skipped.update(skipped)
         except BaseException as exc:  # re-raised by the caller
             errors.append(exc)
@@ -349,63 +583,6 @@ def _load_dealt(ctx: IngestContext, mapping: RecordMapping, workers: int) -> Non
         finally:
             cur.execute("DROP TABLE IF EXISTS _rh_wide")
             cur.close()
-
-    lock = threading.Lock()
-    row = con.execute("SELECT current_setting('threads')").fetchone()
-    threads = int(row[0]) if row else 1
-    outcome = "fallback: DuckDB could not read the file"
-    with tempfile.TemporaryDirectory(prefix="relayhunt-pipe-") as tmp:
-        statement.append(_bindable(ctx, con, wide, Path(tmp)))
-        pipes = [Path(tmp) / f"deal-{k}" for k in range(workers)]
-        for pipe in pipes:
-            os.mkfifo(pipe)
-        try:
-            con.execute("SET threads = 1")
-            pool = [
-                threading.Thread(target=work, args=(k, p), name=f"relayhunt-ndjson-{k}")
-                for k, p in enumerate(pipes)
-            ]
-            for t in pool:
-                t.start()
-            dealer = threading.Thread(
-                target=_deal,
-                args=(ctx, pipes, deals, feed, failed, parsed),
-                name="relayhunt-deal",
-            )
-            dealer.start()
-            dealer.join()
-            for event in parsed:
-                event.wait()
-            try:
-                if errors:
-                    pass
-                elif feed.get("error"):
-                    outcome = f"fallback: {feed['error']}"
-                elif not failed.is_set() and "bytes" in feed:  # the dealer got to the end
-                    lines = _dealt_lines(deals, workers)
-                    if any(r is None or r[0] != len(n) for r, n in zip(rows, lines, strict=True)):
-                        outcome = "fallback: blank lines"
-                    elif any(r[1] for r in rows if r):
-                        outcome = "fallback: records with no known field"
-                    else:
-                        verdict["lines"] = lines
-                        verdict["used"] = True
-                        outcome = "used"
-            finally:
-                decided.set()
-                for t in pool:
-                    t.join()
-        finally:
-            con.execute(f"SET threads = {threads}")
-    OUTCOMES[outcome] += 1
-    if errors:
-        raise errors[0]
-    if outcome == "used":
-        ctx.records_seen += sum(d.lines for d in deals)
-        ctx.bytes_read += int(feed.get("bytes", 0))
-        return
-    whole = _Chunk(0, 0, None, fallback=outcome, first_line=1)
-    _read_fallbacks(ctx, mapping, [whole])
 
 
 def _session(ctx: IngestContext) -> tuple[str, ...]:
@@ -434,76 +611,6 @@ def _bindable(
         finally:
             con.execute("DROP TABLE IF EXISTS _rh_wide_bind")
     raise AssertionError("unreachable")
-
-
-def _deal(
-    ctx: IngestContext,
-    pipes: list[Path],
-    deals: list[_Deal],
-    feed: dict[str, Any],
-    failed: threading.Event,
-    parsed: list[threading.Event],
-) -> None:
-    """Decompress the stream once and deal line-aligned blocks to ``pipes`` in turn,
-    counting each block's lines (``deals``) and the bytes (``feed``). Every pipe is
-    opened before anything is read: a statement must never wait for a writer that will
-    not come (``parsed[k]``: worker k's statement ended without opening its pipe)."""
-    outs: list[int | None] = []
-    limit = ctx.max_record_bytes
-    total = 0
-    line = 1
-    buf = bytearray()
-    turn = 0
-
-    def send(block: bytes) -> None:
-        nonlocal line, turn
-        tally = _LineTally(limit)
-        tally.add(block)
-        tally.finish()
-        if tally.oversize:
-            raise _Refused("record over the size limit")
-        k = turn % len(pipes)
-        turn += 1
-        deals.append(_Deal(k, line, tally.lines))
-        line += tally.newlines
-        fd = outs[k]
-        if fd is None or not _write_all(fd, block, failed):
-            raise _Refused("DuckDB could not read the file")
-
-    try:
-        for pipe, ended in zip(pipes, parsed, strict=True):
-            outs.append(_open_writer(pipe, ended))
-        with ctx.file.open() as src:
-            while piece := src.read(_FEED_BLOCK):
-                total += len(piece)
-                buf += piece
-                if failed.is_set():
-                    raise _Refused("DuckDB could not read the file")
-                if len(buf) >= DEAL_BYTES:
-                    cut = buf.rfind(b"\n") + 1
-                    if cut == 0:
-                        if len(buf) > DEAL_BYTES + limit:
-                            raise _Refused("record over the size limit")
-                        continue
-                    send(bytes(buf[:cut]))
-                    del buf[:cut]
-            if buf:
-                send(bytes(buf))
-        feed["bytes"] = total
-    except _Refused as exc:
-        feed["error"] = str(exc)
-    except GzipTruncated:
-        feed["error"] = "damaged gzip"
-    except OSError as exc:
-        feed["error"] = f"read error: {exc}"
-    except Exception as exc:  # whatever it is, the line path reads the stream
-        feed["error"] = f"{type(exc).__name__}: {exc}"
-    finally:
-        if "error" in feed:
-            failed.set()
-        for fd in outs:
-            if fd is not None:
-                os.close(fd)
 
 
 class _Refused(Exception):
@@ -552,6 +659,9 @@ def _read_fallbacks(ctx: IngestContext, mapping: RecordMapping, chunks: list[_Ch
 def _open_range(ctx: IngestContext, start: int, end: int | None) -> Iterator[ByteStream]:
     if end is None:
         with ctx.file.open() as stream:
+            left = start  # a stream that cannot seek: read up to the start
+            while left and (skipped := stream.read(min(left, _SCAN_BLOCK))):
+                left -= len(skipped)
             yield stream
         return
     with ctx.file.path.open("rb") as fh:
