@@ -1,4 +1,4 @@
-"""Whole-file fast path for NDJSON: one ``read_json`` parse instead of two per record.
+"""Fast path for NDJSON files: one ``read_json`` parse instead of two per record.
 
 The line path (:func:`relayhunt.sources.engine.load_json_chunk`) splits lines in Python
 (numpy) and parses each record twice with ``json_transform`` (once to route it, once for
@@ -16,8 +16,10 @@ and row ``i`` of a chunk is its line ``i + 1`` by construction, while the worker
 use every core. (A single ``read_json`` over the whole file on two threads kept file
 order on a quiet machine but not under load.) The feeder counts the chunk's lines as it
 copies, which gives the number of every chunk's first line. Chunking also bounds memory:
-only ``workers`` chunks are held at a time, whatever the file size. A gzip file is one
-chunk, decompressed by its feeder (zlib releases the GIL) while DuckDB parses.
+only ``workers`` chunks are held at a time, whatever the file size. A gzip stream cannot
+be cut by offset: one thread decompresses it once and deals line-aligned blocks to the
+workers' pipes in turn, in rounds (:func:`_load_dealt`); a worker's rows then take their
+line numbers from the blocks it was dealt.
 
 **Exactly the line path's result, chunk by chunk.** ``read_json`` stops at the first bad
 record and cannot say where blank lines were, so a chunk's parse is only kept when the
@@ -31,7 +33,8 @@ locates every rejected record:
 * a row with none of the mapping's top-level fields (``read_json`` reads a ``null`` line
   as such a row; the line path reports ``null`` as not an object) -> line path.
 
-A damaged record in a 5 GB file thus costs one chunk on the slow path, not the file.
+A damaged record in a 5 GB file thus costs one chunk on the slow path, not the file (in
+a gzip stream: the rest of the stream from the damaged round on).
 """
 
 from __future__ import annotations
@@ -117,31 +120,21 @@ def load_ndjson_file(ctx: IngestContext, mapping: RecordMapping) -> bool:
     row = con.execute("SELECT current_setting('threads')").fetchone()
     threads = int(row[0]) if row else 1
     workers = max(1, min(MAX_WORKERS, threads))
-    if workers > 1 and (ctx.file.compressed or not ctx.file.size):
-        _load_dealt(ctx, mapping, workers)
-        return True
-    chunks = _plan(ctx, workers)
-    todo: queue.Queue[_Chunk] = queue.Queue()
-    for chunk in chunks:
-        todo.put(chunk)
-    job = _Job(ctx, mapping, chunks)
-    with tempfile.TemporaryDirectory(prefix="relayhunt-pipe-") as pipes:
-        job.pipes = Path(pipes)
+    wide = _wide_select(mapping)
+    with tempfile.TemporaryDirectory(prefix="relayhunt-pipe-") as tmp:
+        pipes = Path(tmp)
+        statement = _bindable(ctx, con, wide, pipes)
         try:
             # Every statement now runs on the thread that issues it: rows keep pipe order.
             con.execute("SET threads = 1")
-            pool = [
-                threading.Thread(target=job.work, args=(todo,), name=f"relayhunt-ndjson-{i}")
-                for i in range(min(workers, len(chunks)))
-            ]
-            for t in pool:
-                t.start()
-            for t in pool:
-                t.join()
+            if workers > 1 and (ctx.file.compressed or not ctx.file.size):
+                refused = _load_dealt(ctx, _RoundJob(ctx, wide, statement), workers, pipes)
+                chunks = [refused] if refused else []
+            else:
+                chunks = _plan(ctx, workers)
+                _Job(ctx, wide, statement, chunks, pipes).run(workers)
         finally:
             con.execute(f"SET threads = {threads}")
-    if job.errors:
-        raise job.errors[0]
     _read_fallbacks(ctx, mapping, chunks)
     return True
 
@@ -183,18 +176,40 @@ def _next_line_start(fh: Any, at: int, size: int) -> int:
 
 
 class _Job:
-    """Shared state of one file's workers."""
+    """One plain file's chunks, parsed by workers in parallel."""
 
-    def __init__(self, ctx: IngestContext, mapping: RecordMapping, chunks: list[_Chunk]):
+    def __init__(
+        self,
+        ctx: IngestContext,
+        wide: _WideSelect,
+        statement: tuple[Mapping[str, Any], str],
+        chunks: list[_Chunk],
+        pipes: Path,
+    ) -> None:
         self.ctx = ctx
-        self.mapping = mapping
+        self.wide = wide
+        self.statement = statement
         self.chunks = chunks
-        self.pipes = Path()
+        self.pipes = pipes
         self.errors: list[BaseException] = []
         self.abort = threading.Event()
         self.lock = threading.Lock()
-        self.wide = _wide_select(mapping)
         self.session = _session(ctx)
+
+    def run(self, workers: int) -> None:
+        todo: queue.Queue[_Chunk] = queue.Queue()
+        for chunk in self.chunks:
+            todo.put(chunk)
+        pool = [
+            threading.Thread(target=self.work, args=(todo,), name=f"relayhunt-ndjson-{i}")
+            for i in range(min(workers, len(self.chunks)))
+        ]
+        for t in pool:
+            t.start()
+        for t in pool:
+            t.join()
+        if self.errors:
+            raise self.errors[0]
 
     def work(self, todo: queue.Queue[_Chunk]) -> None:
         cur = self.ctx.store.con.cursor()
@@ -244,29 +259,24 @@ class _Job:
 
     def _parse(self, cur: duckdb.DuckDBPyConnection, chunk: _Chunk) -> str | None:
         """Create ``_rh_wide`` from the chunk; a fallback reason if DuckDB refused it."""
-        for n, (struct, sql) in enumerate(self.wide.statements, 1):
-            pipe = self.pipes / f"chunk-{chunk.index}"
-            os.mkfifo(pipe)
-            stop = threading.Event()
-            feeder = threading.Thread(
-                target=_feed, args=(self.ctx, chunk, pipe, stop), name="relayhunt-feed"
-            )
-            feeder.start()
-            try:
-                source = _read_json(struct, pipe, self.ctx.max_record_bytes)
-                cur.execute(sql.replace(self.wide.SOURCE, source))
-                return None
-            except duckdb.BinderException:
-                if n == len(self.wide.statements):
-                    raise
-                continue  # a field reference the pruning missed: use the whole structure
-            except _UNREADABLE:
-                return "fallback: DuckDB could not read the file"
-            finally:
-                stop.set()
-                feeder.join()
-                pipe.unlink()
-        return None  # pragma: no cover - the loop returns or raises
+        pipe = self.pipes / f"chunk-{chunk.index}"
+        os.mkfifo(pipe)
+        stop = threading.Event()
+        feeder = threading.Thread(
+            target=_feed, args=(self.ctx, chunk, pipe, stop), name="relayhunt-feed"
+        )
+        feeder.start()
+        try:
+            struct, sql = self.statement
+            source = _read_json(struct, pipe, self.ctx.max_record_bytes)
+            cur.execute(sql.replace(self.wide.SOURCE, source))
+            return None
+        except _UNREADABLE:
+            return "fallback: DuckDB could not read the file"
+        finally:
+            stop.set()
+            feeder.join()
+            pipe.unlink()
 
     def _first_line(self, chunk: _Chunk) -> int | None:
         """Number of the chunk's first line: 1 plus every newline of the earlier chunks
@@ -293,42 +303,31 @@ class _Deal:
     """Rows ``read_json`` makes of it when every line is a record."""
 
 
-def _load_dealt(ctx: IngestContext, mapping: RecordMapping, workers: int) -> None:
+def _load_dealt(ctx: IngestContext, job: _RoundJob, workers: int, pipes: Path) -> _Chunk | None:
     """A stream that cannot be cut by offset (gzip): one thread decompresses it once and
     deals line-aligned blocks of :data:`DEAL_BYTES` to the workers' pipes in turn; each
     worker parses its pipe in one statement, so its rows are its blocks' lines in order.
     The stream goes in rounds of about :data:`CHUNK_BYTES` per worker, each stored before
     the next, which bounds memory. Any doubt about a round (a DuckDB error, a row count
     that differs, a record too long, damage) and the rest of the stream from that round's
-    start is read by the line path."""
-    con = ctx.store.con
-    row = con.execute("SELECT current_setting('threads')").fetchone()
-    threads = int(row[0]) if row else 1
+    start is left to the line path: the returned chunk."""
     dealer = _Dealer(ctx)
     thread = threading.Thread(target=dealer.run, name="relayhunt-deal")
-    refused: _Chunk | None = None
-    with tempfile.TemporaryDirectory(prefix="relayhunt-pipe-") as tmp:
-        wide = _wide_select(mapping)
-        job = _RoundJob(ctx, wide, _bindable(ctx, con, wide, Path(tmp)), _session(ctx))
-        thread.start()
-        try:
-            con.execute("SET threads = 1")
-            for n in itertools.count():
-                pipes = [Path(tmp) / f"deal-{n}-{k}" for k in range(workers)]
-                result = job.round(pipes, dealer)
-                OUTCOMES[result.outcome] += 1
-                if result.outcome != "used":
-                    refused = _Chunk(n, result.start, None, fallback=result.outcome)
-                    refused.first_line = result.first_line
-                    break
-                if result.eof:
-                    break
-        finally:
-            dealer.rounds.put(None)
-            thread.join()
-            con.execute(f"SET threads = {threads}")
-    if refused is not None:
-        _read_fallbacks(ctx, mapping, [refused])
+    thread.start()
+    try:
+        for n in itertools.count():
+            result = job.round([pipes / f"deal-{n}-{k}" for k in range(workers)], dealer)
+            OUTCOMES[result.outcome] += 1
+            if result.outcome != "used":
+                refused = _Chunk(n, result.start, None, fallback=result.outcome)
+                refused.first_line = result.first_line
+                return refused
+            if result.eof:
+                return None
+    finally:
+        dealer.rounds.put(None)
+        thread.join()
+    raise AssertionError("unreachable")
 
 
 @dataclass
@@ -471,16 +470,12 @@ class _RoundJob:
     """Runs one round: a worker per pipe parses, then (if the round is clean) stores."""
 
     def __init__(
-        self,
-        ctx: IngestContext,
-        wide: _WideSelect,
-        statement: tuple[Mapping[str, Any], str],
-        session: tuple[str, ...],
+        self, ctx: IngestContext, wide: _WideSelect, statement: tuple[Mapping[str, Any], str]
     ) -> None:
         self.ctx = ctx
         self.wide = wide
         self.statement = statement
-        self.session = session
+        self.session = _session(ctx)
         self.lock = threading.Lock()
 
     def round(self, pipes: list[Path], dealer: _Dealer) -> _Round:
