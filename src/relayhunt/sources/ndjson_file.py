@@ -103,7 +103,6 @@ class _Chunk:
     lines: int = 0
     """Lines up to the last byte that is not a line break, as ``read_json`` yields rows."""
     nbytes: int = 0
-    count_error: str | None = None
     oversize: bool = False
     first_line: int | None = None
     fallback: str | None = None
@@ -684,7 +683,7 @@ def _feed(ctx: IngestContext, chunk: _Chunk, pipe: Path, stop: threading.Event) 
     every later chunk's line numbers depend on it."""
     out: int | None = None
     tally = _LineTally(ctx.max_record_bytes)
-    error: str | None = None
+    unreadable = False  # the line path will meet the same error and report it
     try:
         out = _open_writer(pipe, stop)
         with _open_range(ctx, chunk.start, chunk.end) as src:
@@ -693,17 +692,16 @@ def _feed(ctx: IngestContext, chunk: _Chunk, pipe: Path, stop: threading.Event) 
                 if out is not None and not _write_all(out, block, stop):
                     os.close(out)
                     out = None
-    except (OSError, GzipTruncated) as exc:
-        error = str(exc)
+    except (OSError, GzipTruncated):
+        unreadable = True
     finally:
         if out is not None:
             os.close(out)
         tally.finish()
         chunk.nbytes = tally.total
         chunk.lines = tally.lines
-        chunk.newlines = None if error else tally.newlines
+        chunk.newlines = None if unreadable else tally.newlines
         chunk.oversize = tally.oversize
-        chunk.count_error = error
         chunk.counted.set()
 
 
