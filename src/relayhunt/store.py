@@ -16,9 +16,14 @@ from relayhunt import model
 # SQL macros shared by every reader. Each is small and documented because readers build
 # their column mappings from them.
 MACROS: tuple[str, ...] = (
-    # ISO 8601 / RFC 3339 text (any offset, 'Z', or none = UTC) -> UTC TIMESTAMP.
+    # ISO 8601 / RFC 3339 text (any offset, 'Z', or none = UTC) -> UTC TIMESTAMP. The
+    # instant's microseconds make the TIMESTAMP (a third of the cost of a time zone
+    # conversion); the second form catches what that does not (text padded with
+    # non-ASCII spaces, 'infinity').
     """CREATE OR REPLACE MACRO rh_ts(s) AS
-        CAST(TRY_CAST(NULLIF(trim(CAST(s AS VARCHAR)), '') AS TIMESTAMPTZ) AS TIMESTAMP)""",
+        coalesce(make_timestamp(epoch_us(TRY_CAST(CAST(s AS VARCHAR) AS TIMESTAMPTZ))),
+                 CAST(TRY_CAST(NULLIF(trim(CAST(s AS VARCHAR)), '') AS TIMESTAMPTZ)
+                      AS TIMESTAMP))""",
     # Epoch seconds with fraction (Zeek ts, '1730462400.123456') -> UTC TIMESTAMP.
     """CREATE OR REPLACE MACRO rh_epoch_s(s) AS
         TRY(make_timestamp(TRY_CAST(round(TRY_CAST(s AS DOUBLE) * 1000000) AS BIGINT)))""",
@@ -35,10 +40,13 @@ MACROS: tuple[str, ...] = (
     # Hostname as compared everywhere: lowercase, no surrounding blanks, no trailing dot.
     """CREATE OR REPLACE MACRO rh_host(h) AS
         NULLIF(rtrim(lower(trim(CAST(h AS VARCHAR))), '.'), '')""",
-    # Empty string and the usual placeholders for "no value" -> NULL. (list_contains, not
-    # IN: DuckDB plans an IN list in a select list as a join.)
+    # Empty string and the usual placeholders for "no value" ('-', '(empty)', 'null',
+    # 'NULL'), with or without surrounding spaces (\p{Zs}: what trim() removes) -> NULL.
+    # One regular expression: twice as fast as trim() + list_contains, and an IN list in a
+    # select list is planned as a join.
     """CREATE OR REPLACE MACRO rh_nz(v) AS
-        CASE WHEN list_contains(['', '-', '(empty)', 'null', 'NULL'], trim(CAST(v AS VARCHAR)))
+        CASE WHEN regexp_full_match(CAST(v AS VARCHAR),
+                                    '\\p{Zs}*(?:-|\\(empty\\)|null|NULL)?\\p{Zs}*')
              THEN NULL ELSE CAST(v AS VARCHAR) END""",
     # A JSON array of strings, a JSON scalar, or a delimited string -> VARCHAR[].
     """CREATE OR REPLACE MACRO rh_str_list(v, sep) AS

@@ -404,3 +404,71 @@ def test_directory_and_copy_keep_their_paths(tmp_path: Path) -> None:
         {"log_file_path": str(tmp_path / "a.evtx"), "n": 4},
         {"log_file_path": str(tmp_path / "b.evtx.gz"), "n": 4},
     ]
+
+
+# -- a record the parser renders as broken JSON --------------------------------------------
+
+
+class _Mangling:
+    """The real parser, with the JSON of the given record positions cut in half."""
+
+    def __init__(self, real: Any, broken: set[int]) -> None:
+        self._real = real
+        self._broken = broken
+
+    def __call__(self, source: Any, number_of_threads: int = 0) -> Any:
+        parser = self._real(source, number_of_threads=number_of_threads)
+        broken = self._broken
+
+        class _Wrapped:
+            def records_json(self) -> Any:
+                for position, rec in enumerate(parser.records_json(), start=1):
+                    if position in broken:
+                        rec = {**rec, "data": rec["data"][: len(rec["data"]) // 2]}
+                    yield rec
+
+        return _Wrapped()
+
+
+def test_unreadable_record_json_costs_only_that_record(monkeypatch: pytest.MonkeyPatch) -> None:
+    import relayhunt.sources.sysmon_evtx as reader
+
+    monkeypatch.setattr(reader.evtx, "PyEvtxParser", _Mangling(evtx.PyEvtxParser, {1}))
+    s = load(BASIC)
+    issues = rows(s, "SELECT reason_code, log_record, reason, excerpt FROM ingest_issues")
+    assert [(i["reason_code"], i["log_record"]) for i in issues] == [("corrupt_record", 1)]
+    assert "unreadable JSON" in issues[0]["reason"]
+    assert issues[0]["excerpt"].startswith('{"Event"')
+    # Record 1 is the first Process Create; everything else is read as without the damage.
+    assert {t: s.count(t) for t in ("process", "connection", "dns", "file")} == {
+        "process": 1,
+        "connection": 2,
+        "dns": 4,
+        "file": 1,
+    }
+    assert rows(s, "SELECT min(log_record) AS first FROM process") == [{"first": 5}]
+    assert rows(s, "SELECT label, count FROM ingest_skipped ORDER BY label") == [
+        {"label": "Security:4688", "count": 1},
+        {"label": "sysmon:5", "count": 1},
+    ]
+
+
+def test_unreadable_records_past_the_listing_limit_are_counted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import relayhunt.sources.sysmon_evtx as reader
+
+    monkeypatch.setattr(reader.evtx, "PyEvtxParser", _Mangling(evtx.PyEvtxParser, {2, 4, 5}))
+    monkeypatch.setattr(reader, "MAX_LISTED_BAD", 1)
+    s = load(BASIC)
+    issues = rows(s, "SELECT log_record, reason FROM ingest_issues ORDER BY log_record, reason")
+    assert [i["log_record"] for i in issues] == [2, 4]
+    assert issues[1]["reason"].startswith("2 more records of this batch")
+    # Records 2 (DNS), 4 (file) and 5 (process) are lost, and only they.
+    assert {t: s.count(t) for t in ("process", "connection", "dns", "file")} == {
+        "process": 1,
+        "connection": 2,
+        "dns": 3,
+        "file": 0,
+    }
+    assert rows(s, "SELECT records_seen FROM ingest_files") == [{"records_seen": 11}]

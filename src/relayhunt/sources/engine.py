@@ -242,12 +242,10 @@ def check_groups(
     return early, late
 
 
-def _apply(ctx: IngestContext, source: SourceFn, mapping: RecordMapping) -> None:
-    """Route every record (a narrow parse), then parse each target table's records once
-    more with just that table's fields and insert them into the store's stage for that
-    table. No wide intermediate table: materializing every column of every table for
-    every row cost more than the parsing itself."""
-    con = ctx.store.con
+def _route_messages(mapping: RecordMapping) -> tuple[str, str, bool, dict[str, list[str]]]:
+    """The routing pass's warning SQL over ``_ts`` / ``_table``: the early type checks
+    (one message per record), the mapping's own checks, whether those are evaluated in
+    the routing pass, and the checks left for each table's pass."""
     early, late = check_groups(mapping, prelude_checks=bool(mapping.prelude))
     # Without a prelude the mapping's own checks are evaluated in the routing pass: as a
     # separate pass per table they re-read (re-parsed) every routed record once more,
@@ -267,6 +265,96 @@ def _apply(ctx: IngestContext, source: SourceFn, mapping: RecordMapping) -> None
         if early_cases
         else "NULL"
     )
+    return early_msg, check_msg, bool(routed_checks), late
+
+
+def _report_route(ctx: IngestContext, routed_checks: bool) -> tuple[dict[str, int], int]:
+    """Warnings found while routing (``_rh_route``); the record count per target table
+    ('' for none) and the number of records routed."""
+    con = ctx.store.con
+    params = [ctx.file.display, ctx.fmt]
+    con.execute(
+        """INSERT INTO ingest_issues
+           SELECT ?, ?, line_no, record_no, off, 'warning', 'bad_field_type',
+                  'field(s) not readable, stored as NULL: ' || _msg, NULL
+           FROM _rh_route WHERE _msg IS NOT NULL AND _msg <> ''""",
+        params,
+    )
+    if routed_checks:
+        con.execute(
+            """INSERT INTO ingest_issues
+               SELECT ?, ?, line_no, record_no, off, 'warning', 'bad_field_type',
+                      'field(s) not readable, stored as NULL: ' || _check_msg, NULL
+               FROM _rh_route WHERE _check_msg IS NOT NULL AND _check_msg <> ''""",
+            params,
+        )
+    counts = {
+        str(t): int(n)
+        for t, n in con.execute(
+            "SELECT coalesce(_table, ''), count(*) FROM _rh_route "
+            "WHERE _table IS NULL OR _ts IS NOT NULL GROUP BY ALL"
+        ).fetchall()
+    }
+    row = con.execute("SELECT count(*) FROM _rh_route").fetchone()
+    return counts, int(row[0]) if row else 0
+
+
+def _insert_sql(ctx: IngestContext, mapping: RecordMapping, table: str) -> str:
+    """``INSERT INTO <stage> (...) SELECT _ts, ?, ?, line_no, record_no, <columns> `` for
+    one table (parameters: format, file); the caller appends the ``FROM``."""
+    if table not in mapping.columns:
+        raise ValueError(f"route produced table {table!r} with no column mapping")
+    types = {c.name: c.sql_type for c in model.TABLES[table]}
+    names: list[str] = []
+    exprs: list[str] = []
+    for name, expr in mapping.columns[table].items():
+        if name in ("timestamp", "log_format", "log_file_path", "log_line", "log_record"):
+            continue
+        names.append(name)
+        exprs.append(f"TRY_CAST(({expr}) AS {types[name]})")
+    insert_cols = ", ".join(names)
+    select_list = ", ".join(["_ts", "?", "?", "line_no", "record_no", *exprs])
+    return (
+        f"INSERT INTO {ctx.store.stage_target(table)} (timestamp, log_format, log_file_path, "
+        f"log_line, log_record{', ' + insert_cols if insert_cols else ''}) SELECT {select_list} "
+    )
+
+
+def _check_sql(rel: str, checks: list[str]) -> str:
+    """Warnings of a table's own checks over the rows of ``rel`` (parameters: file, format)."""
+    return f"""INSERT INTO ingest_issues
+        SELECT ?, ?, line_no, record_no, off, 'warning', 'bad_field_type',
+               'field(s) not readable, stored as NULL: ' || msg, NULL
+        FROM (SELECT line_no, record_no, off, concat_ws('; ', {", ".join(checks)})
+                     AS msg FROM {rel})
+        WHERE msg <> ''"""
+
+
+def _report_unrouted(ctx: IngestContext) -> None:
+    """Routed records without a time (rejected) and records of no table (skipped)."""
+    con = ctx.store.con
+    con.execute(
+        """INSERT INTO ingest_issues
+           SELECT ?, ?, line_no, record_no, off, 'error', 'missing_timestamp',
+                  'record of type ' || coalesce(_label, '?') || ' bound for table '
+                  || _table || ' has no readable timestamp; rejected', NULL
+           FROM _rh_route WHERE _table IS NOT NULL AND _ts IS NULL""",
+        [ctx.file.display, ctx.fmt],
+    )
+    for label, n in con.execute(
+        "SELECT coalesce(_label, '(none)'), count(*) FROM _rh_route "
+        "WHERE NOT _bad AND _table IS NULL GROUP BY ALL"
+    ).fetchall():
+        ctx.skipped[str(label)] += int(n)
+
+
+def _apply(ctx: IngestContext, source: SourceFn, mapping: RecordMapping) -> None:
+    """Route every record (a narrow parse), then parse each target table's records once
+    more with just that table's fields and insert them into the store's stage for that
+    table. No wide intermediate table: materializing every column of every table for
+    every row cost more than the parsing itself."""
+    con = ctx.store.con
+    early_msg, check_msg, routed_checks, late = _route_messages(mapping)
     route_sql = [mapping.route, mapping.label, mapping.timestamp, early_msg, check_msg]
     _execute_pruned(
         con,
@@ -285,44 +373,11 @@ def _apply(ctx: IngestContext, source: SourceFn, mapping: RecordMapping) -> None
         ),
     )
     params = [ctx.file.display, ctx.fmt]
-    con.execute(
-        """INSERT INTO ingest_issues
-           SELECT ?, ?, line_no, record_no, off, 'warning', 'bad_field_type',
-                  'field(s) not readable, stored as NULL: ' || _msg, NULL
-           FROM _rh_route WHERE _msg IS NOT NULL AND _msg <> ''""",
-        params,
-    )
-    if routed_checks:
-        con.execute(
-            """INSERT INTO ingest_issues
-               SELECT ?, ?, line_no, record_no, off, 'warning', 'bad_field_type',
-                      'field(s) not readable, stored as NULL: ' || _check_msg, NULL
-               FROM _rh_route WHERE _check_msg IS NOT NULL AND _check_msg <> ''""",
-            params,
-        )
-    counts = dict(
-        con.execute(
-            "SELECT coalesce(_table, ''), count(*) FROM _rh_route "
-            "WHERE _table IS NULL OR _ts IS NOT NULL GROUP BY ALL"
-        ).fetchall()
-    )
+    counts, len_chunk = _report_route(ctx, routed_checks)
     total = sum(counts.values())
-    present = [str(t) for t in counts if t]
     extra = f", {mapping.prelude}" if mapping.prelude else ""
-    row = con.execute("SELECT count(*) FROM _rh_route").fetchone()
-    len_chunk = int(row[0]) if row else 0
-    for table in present:
-        if table not in mapping.columns:
-            raise ValueError(f"route produced table {table!r} with no column mapping")
-        cols = mapping.columns[table]
-        types = {c.name: c.sql_type for c in model.TABLES[table]}
-        names: list[str] = []
-        exprs: list[str] = []
-        for name, expr in cols.items():
-            if name in ("timestamp", "log_format", "log_file_path", "log_line", "log_record"):
-                continue
-            names.append(name)
-            exprs.append(f"TRY_CAST(({expr}) AS {types[name]})")
+    for table in (t for t in counts if t):
+        insert_sql = _insert_sql(ctx, mapping, table)
         checks = late.get(table, [])
 
         # Only this table's records are parsed, with only the fields its columns use; the
@@ -336,23 +391,7 @@ def _apply(ctx: IngestContext, source: SourceFn, mapping: RecordMapping) -> None
                          FROM ({src}) WHERE s IS NOT NULL)
                        WHERE _ts IS NOT NULL"""
 
-        insert_cols = ", ".join(names)
-        select_list = ", ".join(["_ts", "?", "?", "line_no", "record_no", *exprs])
-        target = ctx.store.stage_target(table)
-        insert_sql = (
-            f"INSERT INTO {target} (timestamp, log_format, log_file_path, log_line, "
-            f"log_record{', ' + insert_cols if insert_cols else ''}) SELECT {select_list} "
-        )
-
-        def check_sql(rel: str, checks: list[str] = checks) -> str:
-            return f"""INSERT INTO ingest_issues
-                SELECT ?, ?, line_no, record_no, off, 'warning', 'bad_field_type',
-                       'field(s) not readable, stored as NULL: ' || msg, NULL
-                FROM (SELECT line_no, record_no, off, concat_ws('; ', {", ".join(checks)})
-                             AS msg FROM {rel})
-                WHERE msg <> ''"""
-
-        uses = [*cols.values(), *checks, mapping.timestamp, mapping.prelude]
+        uses = [*mapping.columns[table].values(), *checks, mapping.timestamp, mapping.prelude]
         if mapping.prelude:
             # Prelude aliases are materialized once: inlined into many consumers they
             # multiply the work, and DuckDB may evaluate them outside their TRY().
@@ -364,14 +403,14 @@ def _apply(ctx: IngestContext, source: SourceFn, mapping: RecordMapping) -> None
             done = con.execute(insert_sql + "FROM _rh_rows", [ctx.fmt, ctx.file.display])
             ctx.store.staged(table, _inserted(done))
             if checks:
-                con.execute(check_sql("_rh_rows"), params)
+                con.execute(_check_sql("_rh_rows", checks), params)
         else:
 
             def direct_insert(src: str, insert_sql: str = insert_sql) -> str:
                 return insert_sql + f"FROM ({rows(src)})"
 
-            def direct_check(src: str, check_sql: Callable[..., str] = check_sql) -> str:
-                return check_sql(f"({rows(src)})")
+            def direct_check(src: str, checks: list[str] = checks) -> str:
+                return _check_sql(f"({rows(src)})", checks)
 
             done = _execute_pruned(
                 con, uses, source, direct_insert, [ctx.fmt, ctx.file.display], only=keep
@@ -381,19 +420,62 @@ def _apply(ctx: IngestContext, source: SourceFn, mapping: RecordMapping) -> None
                 _execute_pruned(
                     con, [*checks, mapping.timestamp], source, direct_check, params, only=keep
                 )
-    con.execute(
-        """INSERT INTO ingest_issues
-           SELECT ?, ?, line_no, record_no, off, 'error', 'missing_timestamp',
-                  'record of type ' || coalesce(_label, '?') || ' bound for table '
-                  || _table || ' has no readable timestamp; rejected', NULL
-           FROM _rh_route WHERE _table IS NOT NULL AND _ts IS NULL""",
-        params,
-    )
-    for label, n in con.execute(
-        "SELECT coalesce(_label, '(none)'), count(*) FROM _rh_route "
-        "WHERE NOT _bad AND _table IS NULL GROUP BY ALL"
-    ).fetchall():
-        ctx.skipped[str(label)] += int(n)
+    _report_unrouted(ctx)
+
+
+def load_flat(
+    ctx: IngestContext,
+    relation_sql: str,
+    mapping: RecordMapping,
+    *,
+    careful_sql: str | None = None,
+) -> None:
+    """Load records already split into columns.
+
+    ``relation_sql`` yields ``idx, line_no, record_no, off, _bad`` (the record could not
+    be read: it is neither routed nor counted as skipped, the caller reports it) and the
+    columns that ``mapping``'s SQL reads by name (that SQL uses no struct ``s``;
+    ``mapping.struct`` is unused and a prelude is not supported). One pass evaluates the
+    relation together with each record's table, time and warnings into ``_rh_route``
+    (left in place for the caller, e.g. to list the ``_bad`` records); each target table
+    is then filled from those rows, with no parsing and no struct.
+
+    ``careful_sql``, when given, is the same relation written so that it cannot fail on
+    bad input (``TRY``), used only if ``relation_sql`` raises: the careful form costs
+    every record more, and bad input is rare.
+    """
+    if mapping.prelude:
+        raise ValueError("load_flat does not evaluate a prelude")
+    con = ctx.store.con
+    early_msg, check_msg, routed_checks, late = _route_messages(mapping)
+
+    def route(relation: str) -> None:
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _rh_route AS
+            SELECT *, {early_msg} AS _msg, {check_msg} AS _check_msg FROM (
+              SELECT *, CASE WHEN NOT _bad THEN ({mapping.route}) END AS _table,
+                     CASE WHEN NOT _bad THEN CAST(({mapping.label}) AS VARCHAR) END AS _label,
+                     CASE WHEN NOT _bad THEN ({mapping.timestamp}) END AS _ts
+              FROM ({relation}))"""
+        )
+
+    if careful_sql is None:
+        route(relation_sql)
+    else:
+        try:
+            route(relation_sql)
+        except duckdb.Error:
+            route(careful_sql)
+    params = [ctx.file.display, ctx.fmt]
+    counts, _ = _report_route(ctx, routed_checks)
+    for target in (t for t in counts if t):
+        rows = f"FROM _rh_route WHERE _table = '{target}' AND _ts IS NOT NULL"
+        done = con.execute(_insert_sql(ctx, mapping, target) + rows, [ctx.fmt, ctx.file.display])
+        ctx.store.staged(target, _inserted(done))
+        checks = late.get(target, [])
+        if checks:
+            con.execute(_check_sql(f"(SELECT * {rows})", checks), params)
+    _report_unrouted(ctx)
 
 
 def _inserted(result: Any) -> int:

@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from relayhunt.sources.base import Head, IngestContext
-from relayhunt.sources.engine import RecordMapping, load_struct_relation, read_json
+from relayhunt.sources.engine import RecordMapping, load_flat, read_json
 
 V = "VARCHAR"
 
@@ -149,6 +149,8 @@ class Shape:
     system_time: str
     unwrap: str | None = None
     fallback: Mapping[str, str] = field(default_factory=dict)
+    clean: bool = False
+    """The values are already cleaned (``rh_nz``: empty and placeholder text is NULL)."""
 
 
 def _q(name: str) -> str:
@@ -167,8 +169,11 @@ def _case_map(expr: str, mapping: Mapping[str, str], default: str) -> str:
 def build_mapping(shape: Shape) -> RecordMapping:
     """The Sysmon :class:`RecordMapping` for one container shape."""
 
+    def nz(expr: str) -> str:
+        return expr if shape.clean else f"rh_nz({expr})"
+
     def d(name: str) -> str:
-        return f"rh_nz({shape.data(name)})"
+        return nz(shape.data(name))
 
     def fb(column: str, expr: str) -> str:
         extra = shape.fallback.get(column)
@@ -178,8 +183,8 @@ def build_mapping(shape: Shape) -> RecordMapping:
         THEN json_extract_string(CAST({shape.event_id} AS VARCHAR), '$."#text"')
         ELSE trim(CAST({shape.event_id} AS VARCHAR)) END)"""
     eid = f"TRY_CAST({eid_text} AS INTEGER)"
-    channel = f"rh_nz({shape.channel})"
-    provider = f"rh_nz({shape.provider})"
+    channel = nz(shape.channel)
+    provider = nz(shape.provider)
     is_sysmon = f"""(CASE
         WHEN {channel} IS NOT NULL THEN {channel} ILIKE 'Microsoft-Windows-Sysmon%'
         WHEN {provider} IS NOT NULL THEN {provider} ILIKE '%Microsoft-Windows-Sysmon%'
@@ -203,8 +208,8 @@ def build_mapping(shape: Shape) -> RecordMapping:
     common: dict[str, str] = {
         "event_action": f"CASE {eid} {actions} END",
         "event_code": f"CAST({eid} AS VARCHAR)",
-        "event_id": f"rh_nz({shape.record_id})",
-        "host_name": f"rh_nz({shape.computer})",
+        "event_id": nz(shape.record_id),
+        "host_name": nz(shape.computer),
         "user_name": fb(
             "user_name",
             f"CASE WHEN contains({user}, '\\') THEN NULLIF(split_part({user}, '\\', 2), '') "
@@ -481,23 +486,47 @@ FLAT_RECORD_COLUMNS: Final[tuple[str, ...]] = RECORD_SYSTEM + tuple(f"d_{f}" for
 """Columns of a flat record table besides (idx, line_no, record_no, off): the System
 values by name, then ``d_<field>`` for each EventData field in :data:`DATA_FIELDS`."""
 
-_SYSTEM_PACK: Final = ", ".join(f"{_q(k)} := {_q(k)}" for k in RECORD_SYSTEM)
-_DATA_PACK: Final = ", ".join(f"{_q(f)} := {_q('d_' + f)}" for f in DATA_FIELDS)
-_RECORD_STRUCT_SQL: Final = (
-    "SELECT idx, line_no, record_no, off, struct_pack("
-    f"System := struct_pack({_SYSTEM_PACK}), EventData := struct_pack({_DATA_PACK})"
-    ") AS s FROM {table}"
+# The same record as columns of a flat table, cleaned once (see :func:`flat_columns`):
+# the mapping reads them by name.
+COLUMNS_SHAPE: Final = Shape(
+    struct={},
+    data=lambda n: _q("d_" + n),
+    event_id='"EventID"',
+    computer='"Computer"',
+    record_id='"EventRecordID"',
+    channel='"Channel"',
+    provider='"Provider"',
+    system_time='rh_ts("SystemTime")',
+    clean=True,
 )
+COLUMNS_MAPPING: Final = build_mapping(COLUMNS_SHAPE)
 
 
-def load_records(ctx: IngestContext, table: str) -> None:
-    """Load a temporary table of flat records (see :data:`FLAT_RECORD_COLUMNS`) through
-    the Sysmon mapping.
+def flat_columns(system: Mapping[str, str], data: Mapping[str, str]) -> str:
+    """The select list of a flat record relation: each System value (by name, from
+    ``system``) and EventData field (``d_<field>``, from ``data``) as cleaned text, NULL
+    where ``system`` / ``data`` has no SQL for it. Each value is cleaned once here."""
+    parts = [
+        f"rh_nz({system[k]}) AS {_q(k)}" if k in system else f"NULL::VARCHAR AS {_q(k)}"
+        for k in RECORD_SYSTEM
+    ]
+    parts += [
+        f"rh_nz({data[f]}) AS {_q('d_' + f)}" if f in data else f"NULL::VARCHAR AS {_q('d_' + f)}"
+        for f in DATA_FIELDS
+    ]
+    return ", ".join(parts)
 
-    The values were extracted once into the table; the mapping reads them as a struct
-    relation (``struct_pack`` over the columns), so nothing is parsed twice.
+
+def load_records(ctx: IngestContext, relation_sql: str, *, careful_sql: str | None = None) -> None:
+    """Load flat records through the Sysmon mapping.
+
+    ``relation_sql`` yields ``idx, line_no, record_no, off, _bad`` and the columns of
+    :data:`FLAT_RECORD_COLUMNS` (built with :func:`flat_columns`); see
+    :func:`relayhunt.sources.engine.load_flat`, also for ``careful_sql``. The values were
+    extracted once; the mapping reads the columns directly, with no struct and nothing
+    parsed twice. ``_rh_route`` holds the records read afterwards.
     """
-    load_struct_relation(ctx, _RECORD_STRUCT_SQL.format(table=table), RECORD_MAPPING)
+    load_flat(ctx, relation_sql, COLUMNS_MAPPING, careful_sql=careful_sql)
 
 
 # -- JSON readers ---------------------------------------------------------------------------
@@ -578,6 +607,7 @@ class SysmonJsonSource:
 
 
 __all__ = [
+    "COLUMNS_MAPPING",
     "DATA_FIELDS",
     "FIELDS_BY_EVENT",
     "FLAT_MAPPING",
@@ -591,5 +621,6 @@ __all__ = [
     "SysmonJsonSource",
     "SysmonWinlogbeatSource",
     "build_mapping",
+    "flat_columns",
     "load_records",
 ]

@@ -22,7 +22,6 @@ every record that is still whole.
 from __future__ import annotations
 
 import io
-import json
 import re
 import struct
 import zlib
@@ -39,7 +38,7 @@ import pyarrow as pa
 
 from relayhunt.sources.base import Head, IngestContext
 from relayhunt.sources.lines import prefetch
-from relayhunt.sources.sysmon import DATA_FIELDS, load_records
+from relayhunt.sources.sysmon import DATA_FIELDS, flat_columns, load_records
 
 FILE_HEADER_SIZE: Final = 4096
 CHUNK_SIZE: Final = 65536
@@ -48,44 +47,39 @@ MAX_RECORDS_PER_CHUNK: Final = (CHUNK_SIZE - CHUNK_HEADER_SIZE) // 28
 BATCH_RECORDS: Final = 50_000
 MAX_CONSECUTIVE_ERRORS: Final = 100_000
 MAX_UNATTRIBUTED_ISSUES: Final = 100
+MAX_LISTED_BAD: Final = 1000  # unreadable records listed one by one per batch
 _FILE_MAGIC: Final = b"ElfFile\x00"
 _CHUNK_MAGIC: Final = b"ElfChnk\x00"
 _RECORD_MAGIC: Final = b"**\x00\x00"
 _ZERO_CHUNK: Final = bytes(CHUNK_SIZE)
-_V = "VARCHAR"
-# The record JSON of the ``evtx`` package: the parts relayhunt reads.
-_EVTX_STRUCT: Final = {
-    "Event": {
-        "System": {
-            "Provider": {"#attributes": {"Name": _V}},
-            "EventID": _V,
-            "EventRecordID": _V,
-            "Channel": _V,
-            "Computer": _V,
-            "TimeCreated": {"#attributes": {"SystemTime": _V}},
-        },
-        "EventData": dict.fromkeys(DATA_FIELDS, _V),
-    }
-}
+# Where the record JSON of the ``evtx`` package keeps the values relayhunt reads.
 _SYSTEM_PATHS: Final = {
-    "EventID": "s.Event.System.EventID",
-    "EventRecordID": "s.Event.System.EventRecordID",
-    "Channel": "s.Event.System.Channel",
-    "Computer": "s.Event.System.Computer",
-    "Provider": 's.Event.System.Provider."#attributes".Name',
-    "SystemTime": 's.Event.System.TimeCreated."#attributes".SystemTime',
+    "EventID": "$.Event.System.EventID",
+    "EventRecordID": "$.Event.System.EventRecordID",
+    "Channel": "$.Event.System.Channel",
+    "Computer": "$.Event.System.Computer",
+    "Provider": '$.Event.System.Provider."#attributes".Name',
+    "SystemTime": '$.Event.System.TimeCreated."#attributes".SystemTime',
 }
-# Each record's JSON is parsed once, into the flat record table the Sysmon mapping reads.
-_FLATTEN_SQL: Final = (
-    "CREATE OR REPLACE TEMP TABLE _rh_sysmon_rec AS SELECT idx, line_no, record_no, off, "
-    + ", ".join(f'{path} AS "{name}"' for name, path in _SYSTEM_PATHS.items())
-    + ", "
-    + ", ".join(f's.Event.EventData."{f}" AS "d_{f}"' for f in DATA_FIELDS)
-    + " FROM (SELECT idx, CAST(NULL AS BIGINT) AS line_no, record_no, CAST(NULL AS BIGINT) AS off, "
-    + "TRY(json_transform(j, '"
-    + json.dumps(_EVTX_STRUCT).replace("'", "''")
-    + "')) AS s FROM _rh_evtx_chunk) WHERE s IS NOT NULL"
+_PATHS: Final = [*_SYSTEM_PATHS.values(), *(f'$.Event.EventData."{f}"' for f in DATA_FIELDS)]
+# Each record's JSON is parsed once, every value extracted in that one pass (the list
+# form of json_extract_string). The careful form gives a record whose JSON does not parse
+# NULL values and ``_bad`` (reported by the reader); it costs every record more, so it is
+# used only for a batch where the plain form fails.
+_EXTRACT: Final = (
+    "json_extract_string(j, [" + ", ".join("'" + p.replace("'", "''") + "'" for p in _PATHS) + "])"
 )
+_FLAT_SQL: Final = (
+    "SELECT idx, CAST(NULL AS BIGINT) AS line_no, record_no, CAST(NULL AS BIGINT) AS off, "
+    "v IS NULL AS _bad, "
+    + flat_columns(
+        {k: f"v[{i + 1}]" for i, k in enumerate(_SYSTEM_PATHS)},
+        {f: f"v[{len(_SYSTEM_PATHS) + i + 1}]" for i, f in enumerate(DATA_FIELDS)},
+    )
+    + " FROM (SELECT idx, record_no, {extract} AS v FROM _rh_evtx_chunk)"
+)
+_FAST_SQL: Final = _FLAT_SQL.format(extract=_EXTRACT)
+_CAREFUL_SQL: Final = _FLAT_SQL.format(extract=f"TRY({_EXTRACT})")
 
 
 @dataclass
@@ -367,21 +361,32 @@ class _Reader:
         con = self.ctx.store.con
         con.register("_rh_evtx_chunk", chunk)
         try:
-            con.execute(_FLATTEN_SQL)
-            bad = con.execute(
-                "SELECT record_no, j FROM _rh_evtx_chunk WHERE idx NOT IN "
-                "(SELECT idx FROM _rh_sysmon_rec) LIMIT 1000"
-            ).fetchall()
-            load_records(self.ctx, "_rh_sysmon_rec")
+            load_records(self.ctx, _FAST_SQL, careful_sql=_CAREFUL_SQL)
+            bad_idx = con.execute("SELECT idx FROM _rh_route WHERE _bad ORDER BY idx").fetchnumpy()[
+                "idx"
+            ]
         finally:
             con.unregister("_rh_evtx_chunk")
-            con.execute("DROP TABLE IF EXISTS _rh_sysmon_rec")
-        for record_no, text in bad:  # the parser's JSON did not parse: never seen so far
+            con.execute("DROP TABLE IF EXISTS _rh_route")
+        shown = bad_idx[:MAX_LISTED_BAD]
+        for record_no, text in zip(
+            chunk.column("record_no").take(shown).to_pylist(),
+            chunk.column("j").take(shown).to_pylist(),
+            strict=True,
+        ):  # the parser's JSON did not parse: never seen so far
             self.ctx.issue(
                 "corrupt_record",
                 "the EVTX parser rendered this record as unreadable JSON; skipped",
                 record=int(record_no),
                 excerpt=text,
+            )
+        if len(bad_idx) > len(shown):
+            first = int(chunk.column("record_no")[int(bad_idx[len(shown)])].as_py())
+            self.ctx.issue(
+                "corrupt_record",
+                f"{len(bad_idx) - len(shown)} more records of this batch rendered as "
+                "unreadable JSON by the EVTX parser; skipped (the first listed here)",
+                record=first,
             )
 
     # -- reporting --------------------------------------------------------------------

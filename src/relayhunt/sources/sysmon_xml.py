@@ -53,6 +53,7 @@ from relayhunt.sources.sysmon import (
     FIELDS_BY_EVENT,
     RECORD_MAPPING,
     RECORD_SYSTEM,
+    flat_columns,
     load_records,
 )
 
@@ -165,13 +166,16 @@ _SYSTEM_SQL: Final = {
     "SystemTime": _attr_of("TimeCreated", "SystemTime"),
 }
 # The fast path: the events that match the grammar, their System values and the Data
-# fields relayhunt uses extracted once into a flat record table (see
+# fields relayhunt uses extracted once into flat record columns (see
 # :func:`relayhunt.sources.sysmon.load_records`).
 _EXTRACT_SQL: Final = f"""
-CREATE OR REPLACE TEMP TABLE _rh_sysmon_rec AS
-SELECT idx, line_no, record_no, off,
-       {", ".join(f'{_unescape(k + "_")} AS "{k}"' for k in RECORD_SYSTEM)},
-       {", ".join(f'{_unescape(f + "_")} AS "d_{f}"' for f in DATA_FIELDS)}
+SELECT idx, line_no, record_no, off, false AS _bad,
+       {
+    flat_columns(
+        {k: _unescape(f'"{k}_"') for k in RECORD_SYSTEM},
+        {f: _unescape(f'"{f}_"') for f in DATA_FIELDS},
+    )
+}
 FROM (
   SELECT *, {", ".join(f'{_data_of(f)} AS "{f}_"' for f in DATA_FIELDS)}
   FROM (
@@ -447,12 +451,11 @@ class _XmlReader:
         con = self.ctx.store.con
         con.register("_rh_xml_spans", spans)
         try:
-            con.execute(_EXTRACT_SQL)
-            load_records(self.ctx, "_rh_sysmon_rec")
-            fast = con.execute("SELECT idx FROM _rh_sysmon_rec").fetchnumpy()["idx"]
+            load_records(self.ctx, _EXTRACT_SQL)
+            fast = con.execute("SELECT idx FROM _rh_route").fetchnumpy()["idx"]
         finally:
             con.unregister("_rh_xml_spans")
-            con.execute("DROP TABLE IF EXISTS _rh_sysmon_rec")
+            con.execute("DROP TABLE IF EXISTS _rh_route")
         slow = np.setdiff1d(np.arange(spans.num_rows), fast, assume_unique=True).tolist()
         if slow:
             self._slow_path(spans, slow, final=final)
