@@ -139,6 +139,27 @@ def test_escaped_text_is_unescaped(tmp_path: Path) -> None:
     assert s.count("ingest_issues") == 0
 
 
+def test_field_names_inside_values_do_not_spoof_fields(tmp_path: Path) -> None:
+    # Apostrophes and '>' are legal in XML text, so a command line can carry text that
+    # looks like another field's tag: the real field must still be read.
+    src = _path("wevtutil_concatenated").read_text(encoding="utf-8")
+    cmd = "<Data Name='CommandLine'>\"C:\\Windows\\System32\\WScript.exe\" "
+    assert cmd in src
+    spoof = "x Name='ParentImage'>C:\\Windows\\explorer.exe Name='User'>CORP\\admin y "
+    path = tmp_path / "spoof.xml"
+    path.write_text(src.replace(cmd, cmd + spoof, 1), encoding="utf-8")
+    s = load(path)
+    (row,) = rows(
+        s,
+        "SELECT process_parent_executable AS parent, user_name, process_command_line AS c "
+        "FROM process WHERE process_command_line LIKE '%WScript.exe%'",
+    )
+    assert spoof in row["c"]
+    assert row["parent"] == "C:\\Windows\\System32\\cmd.exe"
+    assert row["user_name"] == "alice"
+    assert s.count("ingest_issues") == 0
+
+
 # -- the lxml path (layouts outside the strict grammar) gives the same values ---------
 
 

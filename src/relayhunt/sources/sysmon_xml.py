@@ -57,7 +57,7 @@ from relayhunt.sources.sysmon import (
     load_records,
 )
 
-BLOCK_BYTES: Final = 16 * 1024 * 1024
+BLOCK_BYTES: Final = 64 * 1024 * 1024
 BATCH_ROWS: Final = 2048
 EVENT_NS: Final = "http://schemas.microsoft.com/win/2004/08/events/event"
 
@@ -142,18 +142,21 @@ def _unescape(expr: str) -> str:
 
 def _text_of(element: str) -> str:
     pattern = "<" + element + r"(?:\s[^<>]*)?>([^<]*)</" + element
-    return f"NULLIF(regexp_extract(ev, {_lit(pattern)}, 1), '')"
+    return f"regexp_extract(ev, {_lit(pattern)}, 1)"
 
 
 def _attr_of(element: str, attr: str) -> str:
     pattern = "<" + element + r"\s(?:[^<>]*\s)?" + attr + r"""\s*=\s*['"]([^'"]*)['"]"""
-    return f"NULLIF(regexp_extract(ev, {_lit(pattern)}, 1), '')"
+    return f"regexp_extract(ev, {_lit(pattern)}, 1)"
 
 
 def _data_of(name: str) -> str:
-    pattern = f"Name='{name}'" + r"(?:/>|>([^<]*)</Data>)"
+    # Anchored on the whole start tag: apostrophes and '>' are legal in text, so a value
+    # may contain "Name='ParentImage'>..." but never '<'. (An empty <Data .../> does not
+    # match and gives ''; without an alternation RE2 is a third faster.)
+    pattern = f"<Data Name='{name}'>([^<]*)"
     eids = ", ".join(str(e) for e, fields in FIELDS_BY_EVENT.items() if name in fields)
-    value = f"NULLIF(regexp_extract(ev, {_lit(pattern)}, 1), '')"
+    value = f"regexp_extract(ev, {_lit(pattern)}, 1)"
     return f"CASE WHEN _eid IN ({eids}) THEN {value} END"
 
 
@@ -167,7 +170,8 @@ _SYSTEM_SQL: Final = {
 }
 # The fast path: the events that match the grammar, their System values and the Data
 # fields relayhunt uses extracted once into flat record columns (see
-# :func:`relayhunt.sources.sysmon.load_records`).
+# :func:`relayhunt.sources.sysmon.load_records`). An absent value extracts as '', which
+# flat_columns' cleaning turns into NULL.
 _EXTRACT_SQL: Final = f"""
 SELECT idx, line_no, record_no, off, false AS _bad,
        {
