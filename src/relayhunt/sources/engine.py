@@ -9,6 +9,9 @@ touches individual records, and it reports every rejected record with its locati
 * a record bound for a table whose time cannot be read -> ``missing_timestamp``;
 * a field that cannot be cast to its column type -> ``bad_field_type`` (row kept);
 * a record of a type relayhunt does not use -> counted in ``ingest_skipped``.
+
+Records a reader has already split into columns (Sysmon EVTX and XML) go through
+:func:`load_flat` instead: the same mapping written over column names, no struct.
 """
 
 from __future__ import annotations
