@@ -318,15 +318,34 @@ RECORD_SYSTEM: Final[tuple[str, ...]] = (
     "Provider",
     "SystemTime",
 )
-RECORD_SHAPE: Final = Shape(
-    struct={"System": dict.fromkeys(RECORD_SYSTEM, V), "EventData": _data_struct()},
-    data=lambda n: f"s.EventData.{_q(n)}",
-    event_id="s.System.EventID",
-    computer="s.System.Computer",
-    record_id="s.System.EventRecordID",
-    channel="s.System.Channel",
-    provider="s.System.Provider",
-    system_time="rh_ts(s.System.SystemTime)",
+
+
+def _record_shape(
+    system: Callable[[str], str],
+    data: Callable[[str], str],
+    struct: Mapping[str, Any],
+    *,
+    clean: bool = False,
+) -> Shape:
+    """The flat record's shape, given where its System values and Data fields are."""
+    return Shape(
+        struct=struct,
+        data=data,
+        event_id=system("EventID"),
+        computer=system("Computer"),
+        record_id=system("EventRecordID"),
+        channel=system("Channel"),
+        provider=system("Provider"),
+        system_time=f"rh_ts({system('SystemTime')})",
+        clean=clean,
+    )
+
+
+# As a struct ``s`` (parsed JSON of a record read by lxml).
+RECORD_SHAPE: Final = _record_shape(
+    lambda k: f"s.System.{_q(k)}",
+    lambda n: f"s.EventData.{_q(n)}",
+    {"System": dict.fromkeys(RECORD_SYSTEM, V), "EventData": _data_struct()},
 )
 
 # Winlogbeat 7/8 (``winlog.*``), Winlogbeat 6 (top-level ``event_data``, ``computer_name``
@@ -488,17 +507,7 @@ values by name, then ``d_<field>`` for each EventData field in :data:`DATA_FIELD
 
 # The same record as columns of a flat table, cleaned once (see :func:`flat_columns`):
 # the mapping reads them by name.
-COLUMNS_SHAPE: Final = Shape(
-    struct={},
-    data=lambda n: _q("d_" + n),
-    event_id='"EventID"',
-    computer='"Computer"',
-    record_id='"EventRecordID"',
-    channel='"Channel"',
-    provider='"Provider"',
-    system_time='rh_ts("SystemTime")',
-    clean=True,
-)
+COLUMNS_SHAPE: Final = _record_shape(_q, lambda n: _q("d_" + n), {}, clean=True)
 COLUMNS_MAPPING: Final = build_mapping(COLUMNS_SHAPE)
 
 
