@@ -150,14 +150,25 @@ def _attr_of(element: str, attr: str) -> str:
     return f"regexp_extract(ev, {_lit(pattern)}, 1)"
 
 
-def _data_of(name: str) -> str:
-    # Anchored on the whole start tag: apostrophes and '>' are legal in text, so a value
-    # may contain "Name='ParentImage'>..." but never '<'. (An empty <Data .../> does not
-    # match and gives ''; without an alternation RE2 is a third faster.)
-    pattern = f"<Data Name='{name}'>([^<]*)"
+def _data_part(name: str) -> str:
+    """The event's text from ``<Data Name='name`` on (its first such element), for the
+    events whose id has the field; NULL otherwise. ``_parts`` is the event cut at each
+    ``<Data Name='``, ``_keys`` each part's name. Cut at the whole start tag: apostrophes
+    and '>' are legal in text, so a value may hold "Name='ParentImage'>..." but never
+    '<'. (The first part, before any Data, holds '<Event' and so names no field.)"""
     eids = ", ".join(str(e) for e, fields in FIELDS_BY_EVENT.items() if name in fields)
-    value = f"regexp_extract(ev, {_lit(pattern)}, 1)"
-    return f"CASE WHEN _eid IN ({eids}) THEN {value} END"
+    return f"CASE WHEN _eid IN ({eids}) THEN _parts[list_position(_keys, {_lit(name)})] END"
+
+
+def _data_value(name: str) -> str:
+    """The text of ``name``'s Data element from its part (``"name'>text</Data>..."``);
+    NULL for an empty element (``"name'/>"``) or an absent one."""
+    part = f'"{name}_p"'
+    n = len(name)
+    return (
+        f"CASE WHEN substr({part}, {n + 2}, 1) = '>' "
+        f"THEN split_part(substr({part}, {n + 3}), '<', 1) END"
+    )
 
 
 _SYSTEM_SQL: Final = {
@@ -181,14 +192,21 @@ SELECT idx, line_no, record_no, off, false AS _bad,
     )
 }
 FROM (
-  SELECT *, {", ".join(f'{_data_of(f)} AS "{f}_"' for f in DATA_FIELDS)}
+  SELECT *, {", ".join(f'{_data_value(f)} AS "{f}_"' for f in DATA_FIELDS)}
   FROM (
-    SELECT *, TRY_CAST(trim("EventID_") AS INTEGER) AS _eid
+  SELECT *, {", ".join(f'{_data_part(f)} AS "{f}_p"' for f in DATA_FIELDS)}
+  FROM (
+  SELECT *, list_transform(_parts, p -> split_part(p, '''', 1)) AS _keys
+  FROM (
+    SELECT *, TRY_CAST(trim("EventID_") AS INTEGER) AS _eid,
+           string_split(ev, '<Data Name=''') AS _parts
     FROM (
       SELECT idx, line_no, record_no, off, ev,
              {", ".join(f'{_SYSTEM_SQL[k]} AS "{k}_"' for k in RECORD_SYSTEM)}
       FROM _rh_xml_spans WHERE regexp_full_match(ev, {_lit(GRAMMAR)})
     )
+  )
+  )
   )
 )"""
 
