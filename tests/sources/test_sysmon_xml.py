@@ -362,3 +362,62 @@ def test_truncated_gzip(tmp_path: Path) -> None:
     codes = [r["reason_code"] for r in rows(s, "SELECT reason_code FROM ingest_issues")]
     assert "truncated_gzip" in codes
     assert s.count("process") >= 1
+
+
+# -- blocks: the next one is cut in a background thread ------------------------------------
+
+
+def _all_rows(s: Any) -> dict[str, list[tuple[Any, ...]]]:
+    out = {
+        t: s.con.execute(f"SELECT * FROM {t} ORDER BY log_record").fetchall() for t in EVENT_COLUMNS
+    }
+    out["issues"] = s.con.execute(
+        "SELECT reason_code, severity, log_line, log_record, log_offset, reason "
+        "FROM ingest_issues ORDER BY log_offset, reason"
+    ).fetchall()
+    return out
+
+
+def test_small_blocks_read_the_same_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import relayhunt.sources.sysmon_xml as reader
+
+    one = _path("wevtutil_concatenated").read_text(encoding="utf-8")
+    bad = _path("unclosed_event").read_text(encoding="utf-8")
+    path = tmp_path / "many.xml"
+    path.write_text(one * 20 + bad + one * 5, encoding="utf-8")
+    whole = _all_rows(load(path))
+    monkeypatch.setattr(reader, "BLOCK_BYTES", 3000)  # about one event per block
+    small = _all_rows(load(path))
+    assert small == whole
+    assert len(whole["process"]) == 25 * 2 + 1
+    assert [i[0] for i in whole["issues"]] == ["invalid_xml"]
+
+
+def test_a_declaration_counts_from_its_block_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An event using an undeclared entity before any DTD is plain invalid XML; the same
+    # event after a DTD (a later block, read ahead by the background thread) is rejected
+    # as using the DTD's entity.
+    import relayhunt.sources.sysmon_xml as reader
+
+    one = _path("wevtutil_concatenated").read_text(encoding="utf-8")
+    host = "<Computer>WS-FIN-07.corp.example</Computer>"
+    assert host in one
+    first_event = one[: one.index("</Event>") + len("</Event>")]
+    with_entity = first_event.replace(host, "<Computer>&host;</Computer>")
+    dtd = '<!DOCTYPE Events [<!ENTITY host "evil.example">]>'
+    path = tmp_path / "late_dtd.xml"
+    path.write_text(with_entity + one * 3 + dtd + one * 3 + with_entity, encoding="utf-8")
+    monkeypatch.setattr(reader, "BLOCK_BYTES", 3000)
+    s = load(path)
+    issues = rows(s, "SELECT reason_code, log_record FROM ingest_issues ORDER BY log_offset")
+    # 1: before the DTD's block; 34: the event whose span holds the declaration; then
+    # the declaration itself; 68: after it.
+    assert [(i["reason_code"], i["log_record"]) for i in issues] == [
+        ("invalid_xml", 1),
+        ("dtd_rejected", 34),
+        ("dtd_rejected", None),
+        ("dtd_rejected", 68),
+    ]
+    assert "evil.example" not in str(rows(s, "SELECT host_name FROM process"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Iterator
+from typing import TypeVar, cast
 
 import numpy as np
 import pyarrow as pa
@@ -204,7 +205,10 @@ def _rebatch(table: pa.Table) -> pa.Table:
     return pa.Table.from_batches(table.to_batches(max_chunksize=BATCH_ROWS))
 
 
-def prefetch(items: Iterator[pa.Table], depth: int = 2) -> Iterator[pa.Table]:
+T = TypeVar("T")
+
+
+def prefetch(items: Iterator[T], depth: int = 2) -> Iterator[T]:
     """Run ``items`` in a background thread, ``depth`` chunks ahead.
 
     Reading, decompressing and splitting (zlib and numpy release the GIL) then overlaps
@@ -238,8 +242,7 @@ def prefetch(items: Iterator[pa.Table], depth: int = 2) -> Iterator[pa.Table]:
             if kind == "error":
                 assert isinstance(value, BaseException)
                 raise value
-            assert isinstance(value, pa.Table)
-            yield value
+            yield cast(T, value)
     finally:
         stop.set()
         worker.join()

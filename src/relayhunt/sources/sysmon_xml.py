@@ -48,6 +48,7 @@ from lxml import etree
 
 from relayhunt.sources.base import ByteStream, GzipTruncated, Head, IngestContext
 from relayhunt.sources.engine import load_json_chunk
+from relayhunt.sources.lines import prefetch
 from relayhunt.sources.sysmon import (
     DATA_FIELDS,
     FIELDS_BY_EVENT,
@@ -294,11 +295,21 @@ class _XmlReader:
         self.ctx = ctx
         self.next_record = 1
         self.next_line = 1
-        self.saw_dtd = False
+        self.saw_dtd = False  # a declaration was found before the block being loaded
+        self.dtd_found = False  # ... before the block being cut (the reading thread)
         self.prologue_checked = False
         self.parser = etree.XMLParser(**_PARSER_OPTIONS)
 
     def run(self, stream: ByteStream) -> None:
+        # Reading and cutting the next block into events runs in a background thread
+        # while DuckDB reads the current one; ``dtd_found`` travels with each block so
+        # that its slow path sees the declarations found up to it, no further.
+        for spans, final, dtd_found in prefetch(self._blocks(stream), depth=1):
+            self.saw_dtd = dtd_found
+            self._load(spans, final=final)
+
+    def _blocks(self, stream: ByteStream) -> Iterator[tuple[pa.Table, bool, bool]]:
+        """The events of each block read: (spans, last block of the input, a DTD seen)."""
         ctx = self.ctx
         carry = b""
         base = 0  # offset of carry[0] in the (decoded) stream
@@ -332,7 +343,9 @@ class _XmlReader:
                 base += m.start()
                 data = data[m.start() :]
                 skipping = False
-            consumed = self._process(data, base, final=eof)
+            consumed, spans = self._process(data, base, final=eof)
+            if spans is not None:
+                yield spans, eof, self.dtd_found
             carry = data[consumed:]
             base += consumed
             if not eof and len(carry) > ctx.max_record_bytes:
@@ -351,8 +364,9 @@ class _XmlReader:
                 carry = b""
                 skipping = True
 
-    def _process(self, data: bytes, base: int, *, final: bool) -> int:
-        """Read the complete events of ``data``; returns how many bytes were consumed."""
+    def _process(self, data: bytes, base: int, *, final: bool) -> tuple[int, pa.Table | None]:
+        """Cut the complete events of ``data`` out: how many bytes were consumed, and the
+        events as a table of spans (None when there were none)."""
         starts = [m.start() for m in _EVENT_START.finditer(data)]
         cut = len(data) if final else (starts[-1] if starts else 0)
         if not final:
@@ -384,7 +398,7 @@ class _XmlReader:
         if not starts:
             if first and final and cut > 0:
                 self.next_line += data.count(b"\n", 0, cut)
-            return cut
+            return cut, None
         bounds = np.array([*starts, cut], dtype=np.int64)
         n = len(starts)
         newline_pos = np.flatnonzero(np.frombuffer(data, dtype=np.uint8, count=cut) == 10)
@@ -428,11 +442,10 @@ class _XmlReader:
             schema=_SPAN_SCHEMA,
         )
         # Record batches let DuckDB scan the events on several threads.
-        self._load(pa.Table.from_batches(spans.to_batches(max_chunksize=BATCH_ROWS)), final=final)
-        return cut
+        return cut, pa.Table.from_batches(spans.to_batches(max_chunksize=BATCH_ROWS))
 
     def _dtd_issue(self, data: bytes, base: int, pos: int) -> None:
-        self.saw_dtd = True
+        self.dtd_found = True
         self.ctx.issue(
             "dtd_rejected",
             "document type / entity declaration found; it is never parsed or expanded "
