@@ -531,7 +531,9 @@ class _XmlReader:
     ) -> dict[str, dict[str, str]] | None:
         raw = text.encode("utf-8")
         ctx = self.ctx
-        if _DTD.search(raw):
+        closes = list(_CLOSE.finditer(raw))
+        end = closes[-1].end() if closes else len(raw)
+        if _DTD.search(raw, 0, end):
             ctx.issue(
                 "dtd_rejected",
                 "event contains a document type / entity declaration; not parsed",
@@ -541,10 +543,10 @@ class _XmlReader:
                 excerpt=raw[:200],
             )
             return None
-        closes = list(_CLOSE.finditer(raw))
-        end = closes[-1].end() if closes else len(raw)
+        # A declaration after the event's last </Event> is outside it (already reported
+        # where it stands, as dtd_rejected); the event itself is read.
         trailer = raw[end:]
-        if closes and trailer and not _TRAILER_RE.match(trailer):
+        if closes and trailer and not _TRAILER_RE.match(trailer) and not _DTD.search(trailer):
             ctx.issue(
                 "invalid_xml",
                 "unexpected text after </Event>; ignored",
