@@ -17,6 +17,29 @@ NAME = "Serverless URL or hostname on a process command line"
 TECHNIQUES = ("T1583.007", "T1584.007", "T1059", "T1105")
 
 
+# A group's process and destination context: each from its earliest record.
+_FIRST_OF = ",\n             ".join(
+    f"{first(c)} AS {c}"
+    for c in (
+        "user_name",
+        "process_entity_id",
+        "process_pid",
+        "process_executable",
+        "process_name",
+        "process_command_line",
+        "process_parent_executable",
+        "process_parent_name",
+        "process_parent_command_line",
+        "process_category",
+        "process_subcategory",
+        "serverless_platform",
+        "serverless_provider",
+        "serverless_kind",
+        "serverless_tenant",
+    )
+)
+
+
 def build(t: Thresholds) -> str:
     return f"""
     WITH g AS (
@@ -27,21 +50,7 @@ def build(t: Thresholds) -> str:
              count(DISTINCT process_entity_id) AS processes,
              min(DISTINCT process_pid, 20) AS pids,
              serverless_normalized_host AS destination_domain,
-             {first("user_name")} AS user_name,
-             {first("process_entity_id")} AS process_entity_id,
-             {first("process_pid")} AS process_pid,
-             {first("process_executable")} AS process_executable,
-             {first("process_name")} AS process_name,
-             {first("process_command_line")} AS process_command_line,
-             {first("process_parent_executable")} AS process_parent_executable,
-             {first("process_parent_name")} AS process_parent_name,
-             {first("process_parent_command_line")} AS process_parent_command_line,
-             {first("process_category")} AS process_category,
-             {first("process_subcategory")} AS process_subcategory,
-             {first("serverless_platform")} AS serverless_platform,
-             {first("serverless_provider")} AS serverless_provider,
-             {first("serverless_kind")} AS serverless_kind,
-             {first("serverless_tenant")} AS serverless_tenant,
+             {_FIRST_OF},
              max(serverless_weight) AS serverless_weight,
              min(timestamp) AS first_seen, max(timestamp) AS last_seen,
              count(*) AS event_count,

@@ -228,12 +228,13 @@ class _Job:
             cur.close()
 
     def _chunk(self, cur: duckdb.DuckDBPyConnection, chunk: _Chunk) -> None:
+        rows = 0
         try:
-            chunk.fallback = self._parse(cur, chunk)
-            if chunk.fallback is None:
-                rows, empty = cur.execute(
-                    "SELECT count(*), count(*) FILTER (WHERE _empty) FROM _rh_wide"
-                ).fetchone() or (0, 0)
+            parsed = self._parse(cur, chunk)
+            if parsed is None:
+                chunk.fallback = "fallback: DuckDB could not read the file"
+            else:
+                rows, empty = parsed
                 if chunk.newlines is None:
                     chunk.fallback = "fallback: line count failed"
                 elif chunk.oversize:
@@ -256,8 +257,9 @@ class _Job:
             OUTCOMES[chunk.fallback or "used"] += 1
             cur.execute("DROP TABLE IF EXISTS _rh_wide")
 
-    def _parse(self, cur: duckdb.DuckDBPyConnection, chunk: _Chunk) -> str | None:
-        """Create ``_rh_wide`` from the chunk; a fallback reason if DuckDB refused it."""
+    def _parse(self, cur: duckdb.DuckDBPyConnection, chunk: _Chunk) -> tuple[int, int] | None:
+        """Create ``_rh_wide`` from the chunk: its rows and rows with no known field, or
+        None if DuckDB refused it."""
         pipe = self.pipes / f"chunk-{chunk.index}"
         os.mkfifo(pipe)
         stop = threading.Event()
@@ -266,12 +268,9 @@ class _Job:
         )
         feeder.start()
         try:
-            struct, sql = self.statement
-            source = _read_json(struct, pipe, self.ctx.max_record_bytes)
-            cur.execute(sql.replace(self.wide.SOURCE, source))
-            return None
+            return _parse_wide(cur, self.wide, self.statement, pipe, self.ctx.max_record_bytes)
         except _UNREADABLE:
-            return "fallback: DuckDB could not read the file"
+            return None
         finally:
             stop.set()
             feeder.join()
@@ -545,13 +544,7 @@ class _RoundJob:
             for sql in self.session:
                 cur.execute(sql)
             try:
-                struct, sql = self.statement
-                source = _read_json(struct, pipe, ctx.max_record_bytes)
-                cur.execute(sql.replace(self.wide.SOURCE, source))
-                row = cur.execute(
-                    "SELECT count(*), count(*) FILTER (WHERE _empty) FROM _rh_wide"
-                ).fetchone()
-                rows[k] = (int(row[0]), int(row[1])) if row else (0, 0)
+                rows[k] = _parse_wide(cur, self.wide, self.statement, pipe, ctx.max_record_bytes)
             except _UNREADABLE:
                 failed.set()
             finally:
@@ -577,6 +570,21 @@ class _RoundJob:
         finally:
             cur.execute("DROP TABLE IF EXISTS _rh_wide")
             cur.close()
+
+
+def _parse_wide(
+    cur: duckdb.DuckDBPyConnection,
+    wide: _WideSelect,
+    statement: tuple[Mapping[str, Any], str],
+    path: Path,
+    max_record_bytes: int,
+) -> tuple[int, int]:
+    """Create ``_rh_wide`` from the records at ``path`` (a pipe): its rows, and the rows
+    with no known field. DuckDB's refusal (``_UNREADABLE``) reaches the caller."""
+    struct, sql = statement
+    cur.execute(sql.replace(wide.SOURCE, _read_json(struct, path, max_record_bytes)))
+    row = cur.execute("SELECT count(*), count(*) FILTER (WHERE _empty) FROM _rh_wide").fetchone()
+    return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
 def _session(ctx: IngestContext) -> tuple[str, ...]:
