@@ -5,6 +5,9 @@ several process instances (a beacon re-launched by a scheduled task, a tool run 
 times), the instance named used to be whichever row DuckDB met first (``any_value``), so
 the ids, and the incidents built on them, changed with the file order and from run to run
 on large inputs. The context is now taken from the group's earliest record.
+
+The same held for the destination IP, the group's most frequent one: DuckDB's ``mode()``
+breaks ties by the order it met the rows. A tie now goes to the smallest value.
 """
 
 from __future__ import annotations
@@ -14,9 +17,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from relayhunt.api import hunt
+from relayhunt.detect.base import DESTINATION_CONTEXT, install_macros
 
 START = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+# the front end answers from two addresses, each in half of the check-ins: a tie
+FRONT_ENDS = ("172.67.1.20", "104.21.0.9")
 PYTHON = r"C:\Users\erin\AppData\Local\Programs\Python\Python312\python.exe"
 
 
@@ -43,7 +51,7 @@ def _event(i: int) -> dict[str, Any]:
         },
         "source": {"ip": "10.20.0.42", "port": 50000 + i},
         "destination": {
-            "ip": "104.21.0.9",
+            "ip": FRONT_ENDS[i % 2],
             "port": 443,
             "domain": "sync-api.acme-cdn.workers.dev",
         },
@@ -54,7 +62,14 @@ def _event(i: int) -> dict[str, Any]:
 def _findings(path: Path) -> list[tuple[Any, ...]]:
     result = hunt([path])
     table = result.findings.select(
-        ["finding_id", "rule_id", "process_entity_id", "user_name", "destination_domain"]
+        [
+            "finding_id",
+            "rule_id",
+            "process_entity_id",
+            "user_name",
+            "destination_domain",
+            "destination_ip",
+        ]
     )
     return sorted(tuple(r.values()) for r in table.to_pylist())
 
@@ -69,5 +84,36 @@ def test_findings_do_not_depend_on_record_order(tmp_path: Path) -> None:
     first = _findings(forward)
     assert any(rule == "RH-SL-001" for _, rule, *_ in first), first
     # the earliest record's process instance and user
-    assert {(entity, user) for _, _, entity, user, _ in first} == {("proc-0", "erin")}
+    assert {(entity, user) for _, _, entity, user, _, _ in first} == {("proc-0", "erin")}
+    # the tie between the two addresses goes to the smaller, in either order
+    assert {ip for *_, ip in first} == {min(FRONT_ENDS)}
     assert _findings(backward) == first
+
+
+def test_best_hostname_origin_does_not_depend_on_row_order() -> None:
+    # A group's DNS lookups (dns_query) and the connections attributed from them
+    # (dns_process) are equally trusted: ranked by trust alone, arg_min named whichever
+    # row it met first. Fed to one thread in both orders, the choice must not change.
+    con = duckdb.connect()
+    con.execute("SET threads = 1")
+    install_macros(con)
+    con.execute(
+        """CREATE TABLE obs (domain_origin VARCHAR, destination_ip VARCHAR,
+             destination_port INTEGER, serverless_platform VARCHAR,
+             serverless_provider VARCHAR, serverless_kind VARCHAR, serverless_tenant VARCHAR,
+             serverless_weight DOUBLE, serverless_legacy BOOLEAN, obs_order HUGEINT)"""
+    )
+    rows = [("dns_query", 1), ("dns_process", 2), ("same_session", 3), ("dns_host", 0)]
+    chosen = set()
+    for ordered in (rows, rows[::-1]):
+        con.execute("DELETE FROM obs")
+        for origin, order in ordered:
+            con.execute(
+                "INSERT INTO obs VALUES (?, '104.21.0.9', 443, 'Cloudflare Workers', "
+                "'Cloudflare', 'edge', 'acme-cdn.workers.dev', 0.9, false, ?)",
+                [origin, order],
+            )
+        row = con.execute(f"SELECT {DESTINATION_CONTEXT} FROM obs").fetchone()
+        assert row is not None
+        chosen.add(row[0])
+    assert chosen == {"same_session"}

@@ -81,7 +81,8 @@ def build_000(t: Thresholds) -> str:
                                       AND CURRENT ROW) AS runs_in_span
       FROM net_obs
       WHERE obs_kind = 'connection' AND coalesce(event_outcome, '') <> 'failure'
-        AND {_like_any("domain", ELASTIC_000_GLOBS)}
+        AND domain IN (SELECT domain FROM net_domains
+                       WHERE {_like_any("domain", ELASTIC_000_GLOBS)})
     ),
     g AS (
       SELECT host_key AS host_name, proc_key,
@@ -118,7 +119,8 @@ def build_001(t: Thresholds) -> str:
     return f"""
     WITH c AS (
       SELECT *, date_trunc('hour', timestamp) AS hour_bucket FROM net_obs
-      WHERE regexp_matches(domain, '{LOGSCALE_001_REGEX.replace("(?i)", "")}', 'i')
+      WHERE domain IN (SELECT domain FROM net_domains WHERE regexp_matches(
+                         domain, '{LOGSCALE_001_REGEX.replace("(?i)", "")}', 'i'))
     ),
     g AS (
       SELECT host_key AS host_name, lower(process_executable) AS image_key,

@@ -73,10 +73,10 @@ def build(t: Thresholds) -> str:
              arg_min(l.script_folder, {_SCRIPT_KEY}) AS script_folder,
              min(l.script_time) AS script_time,
              min(l.timestamp) AS run_time,
-             arg_min(e.domain_origin, rh_origin_rank(e.domain_origin))
+             arg_min(e.domain_origin, rh_origin_order(e.domain_origin))
                AS destination_domain_origin,
-             mode(e.destination_ip) AS destination_ip,
-             mode(e.destination_port) AS destination_port,
+             rh_mode(e.destination_ip) AS destination_ip,
+             rh_mode(e.destination_port) AS destination_port,
              any_value(e.serverless_platform) AS serverless_platform,
              any_value(e.serverless_provider) AS serverless_provider,
              any_value(e.serverless_kind) AS serverless_kind,

@@ -8,6 +8,9 @@
 * ``net_obs``: every connection and every DNS lookup, one row each, with the hostname
   (attributed for connections, the question for lookups), process context, the catalog
   match (``serverless_*``) and the process class (``process_category`` ...).
+* ``net_domains``: every distinct hostname of ``net_obs`` with its catalog match, for
+  rules that test hostnames against lists of their own (one test per hostname, not per
+  record).
 * ``cloud_obs``: every ``cloud_audit`` record with the catalog match of its function's
   hostname (``serverless_*``; the platform from the service where no hostname is known)
   and the caller's tool class (``user_agent_class``: cli, sdk, iac, console).
@@ -30,6 +33,24 @@ from relayhunt.enrich.attribution import attribute_connections
 from relayhunt.sources.azure_activity import operations_sql
 
 HOST_KEY = "coalesce(host_name, host_id, source_ip)"
+
+
+# Every observation table (net_obs, cmdline_hosts, cloud_obs) carries ``obs_order``: the
+# record's place in time, one HUGEINT with the time in microseconds in the high 64 bits
+# and a hash of where the record was read (file, line, record, kind) in the low 64 bits to
+# order records of the same microsecond. Rules take a group's context from its earliest
+# record by it (detect.base.FIRST), so the same input gives the same choice whatever the
+# file order or thread timing. It is computed here once per record: as an expression in
+# the rules it was evaluated once per aggregate, some thirty times per record and rule
+# (10M events: RH-SL-001 10.1 s against 7.3 s with the column).
+def obs_order_sql(kind: str = "obs_kind") -> str:
+    """SQL for ``obs_order`` over a table's provenance columns; ``kind`` is the SQL of the
+    observation kind (a column, or a literal where the table has none yet)."""
+    return (
+        "((epoch_us(timestamp)::HUGEINT << 64)"
+        f" + hash(log_file_path, log_line, log_record, {kind})::HUGEINT)"
+    )
+
 
 # What a network sensor can say about the client without a process: 'tool' for HTTP
 # libraries and command-line clients, 'browser' for browser user agents, else NULL.
@@ -131,7 +152,7 @@ def prepare(
         """
     )
     matched = match_query("_rh_domains", "domain", cat, prefix="serverless")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _rh_domain_match AS {matched}")
+    con.execute(f"CREATE OR REPLACE TABLE net_domains AS {matched}")
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _rh_images AS
@@ -149,13 +170,13 @@ def prepare(
     con.execute(
         f"""CREATE OR REPLACE TABLE net_obs AS
             SELECT o.*, m.* EXCLUDE (domain), c.* EXCLUDE (_image),
-                   {USER_AGENT_CLASS} AS user_agent_class
+                   {USER_AGENT_CLASS} AS user_agent_class, {obs_order_sql()} AS obs_order
             FROM ({with_context}) o
-            LEFT JOIN _rh_domain_match m ON m.domain = o.domain
+            LEFT JOIN net_domains m ON m.domain = o.domain
             LEFT JOIN _rh_image_class c
                    ON c._image = coalesce(o.process_executable, o.process_name)"""
     )
-    for tmp in ("_rh_domains", "_rh_domain_match", "_rh_images", "_rh_image_class"):
+    for tmp in ("_rh_domains", "_rh_images", "_rh_image_class"):
         con.execute(f"DROP TABLE IF EXISTS {tmp}")
     _cmdline_hosts(con, cat)
     _cloud_obs(con, cat)
@@ -177,7 +198,7 @@ def _cmdline_hosts(con: duckdb.DuckDBPyConnection, cat: Catalog) -> None:
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _rh_cmd AS
-        SELECT *, 'process' AS obs_kind
+        SELECT *, 'process' AS obs_kind, {obs_order_sql("'process'")} AS obs_order
         FROM (SELECT p.*, unnest(list_distinct(regexp_extract_all(
                    lower(process_command_line), '{HOST_PATTERN}'))) AS cmd_host
               FROM process p WHERE process_command_line IS NOT NULL)
@@ -254,6 +275,7 @@ def _cloud_obs(con: duckdb.DuckDBPyConnection, cat: Catalog) -> None:
                                   WHEN 'cloudflare' THEN 'Cloudflare' END)
                               AS serverless_provider),
                    {CLOUD_USER_AGENT_CLASS} AS user_agent_class,
-                   'cloud_audit' AS obs_kind
+                   'cloud_audit' AS obs_kind,
+                   {obs_order_sql("'cloud_audit'")} AS obs_order
             FROM ({matched})"""
     )
