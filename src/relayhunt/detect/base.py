@@ -169,6 +169,16 @@ DESTINATION_CONTEXT = f"""
     bool_or(coalesce(serverless_legacy, false)) AS serverless_legacy"""
 
 
+# The records RH-SL-001 and RH-SL-004 consider: a catalogued, non-legacy serverless
+# hostname contacted by a process that is not a browser; without a process (network
+# sensors), only a client whose user agent is a tool is evidence.
+SERVERLESS_NON_BROWSER = """serverless_id IS NOT NULL
+        AND coalesce(process_category, '') <> 'browser'
+        AND NOT coalesce(serverless_legacy, false)
+        AND (process_name IS NOT NULL OR process_executable IS NOT NULL
+             OR user_agent_class = 'tool')"""
+
+
 # The process and destination columns of a finding, as every grouped rule selects them
 # from its aggregate (the names PROCESS_CONTEXT and DESTINATION_CONTEXT produce).
 FINDING_CONTEXT = """host_name, user_name, process_entity_id, process_pid, process_executable,

@@ -19,6 +19,7 @@ from relayhunt.detect.base import (
     EVIDENCE_AGG,
     FINDING_CONTEXT,
     PROCESS_CONTEXT,
+    SERVERLESS_NON_BROWSER,
     Rule,
     Thresholds,
     rule_columns,
@@ -54,12 +55,7 @@ def build(t: Thresholds) -> str:
              min(DISTINCT process_pid, 20) AS pids,
              {EVIDENCE_AGG} AS evidence
       FROM net_obs
-      WHERE serverless_id IS NOT NULL
-        AND coalesce(process_category, '') <> 'browser'
-        AND NOT coalesce(serverless_legacy, false)
-        -- without a process (network sensors) only a non-browser client is evidence
-        AND (process_name IS NOT NULL OR process_executable IS NOT NULL
-             OR user_agent_class = 'tool')
+      WHERE {SERVERLESS_NON_BROWSER}
       GROUP BY ALL
       HAVING count(*) >= {int(t["min_events"])}
     ),
