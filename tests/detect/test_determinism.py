@@ -19,8 +19,10 @@ from typing import Any
 
 import duckdb
 
+from relayhunt import model
 from relayhunt.api import hunt
-from relayhunt.detect.base import DESTINATION_CONTEXT, install_macros
+from relayhunt.detect.base import DESTINATION_CONTEXT, Rule, install_macros
+from relayhunt.detect.run import run_rules
 
 START = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 # the front end answers from two addresses, each in half of the check-ins: a tie
@@ -117,3 +119,51 @@ def test_best_hostname_origin_does_not_depend_on_row_order() -> None:
         assert row is not None
         chosen.add(row[0])
     assert chosen == {"same_session"}
+
+
+def test_a_reused_process_id_does_not_merge_findings(tmp_path: Path) -> None:
+    # pid-based process ids come back for another program: two programs, two findings,
+    # two ids (the id hashed only the process id, so both got one).
+    lines = []
+    for i, image in enumerate([PYTHON, r"C:\Windows\System32\curl.exe"] * 3):
+        event = _event(i)
+        event["process"] = event["process"] | {
+            "entity_id": "pid-4242",
+            "executable": image,
+            "name": image.rsplit("\\", 1)[-1],
+        }
+        lines.append(json.dumps(event))
+    path = tmp_path / "reuse" / "events.ndjson"
+    path.parent.mkdir()
+    path.write_text("\n".join(lines) + "\n")
+    rows = [r for r in _findings(path) if r[1] == "RH-SL-001"]
+    assert len(rows) == 2, rows
+    assert len({finding_id for finding_id, *_ in rows}) == 2, rows
+
+
+def test_findings_that_name_the_same_things_get_distinct_ids() -> None:
+    # Two findings of one rule that hash alike still get distinct ids, in a fixed order.
+    con = duckdb.connect()
+    names = [c.name for c in model.FINDINGS if c.name != "finding_id"]
+
+    def build(_: Any) -> str:
+        rows = []
+        for reason, seen in (("second", "2026-11-02 09:00:00"), ("first", "2026-11-02 08:00:00")):
+            values = {n: "NULL" for n in names}
+            values |= {
+                "rule_id": "'RH-T-1'",
+                "host_name": "'ws-1'",
+                "reason": f"'{reason}'",
+                "first_seen": f"TIMESTAMP '{seen}'",
+                "severity": "'low'",
+                "confidence": "'low'",
+                "score": "10.0",
+            }
+            rows.append("SELECT " + ", ".join(f"{v} AS {n}" for n, v in values.items()))
+        return " UNION ALL ".join(rows)
+
+    rule = Rule("RH-T-1", "test", (), "low", "low", "", build)
+    assert run_rules(con, [rule]) == {"RH-T-1": 2}
+    ids = dict(con.execute("SELECT reason, finding_id FROM findings_all").fetchall())
+    assert ids["second"] == ids["first"] + "-2"
+    assert len(ids["first"]) == 16

@@ -54,14 +54,46 @@ def run_rules(
         )
         con.execute(
             f"""INSERT INTO findings_all (finding_id, {", ".join(names)})
-                SELECT substr(md5(concat_ws('|', rule_id, host_name,
-                         coalesce(process_entity_id, process_executable, process_name),
-                         destination_domain, serverless_tenant, user_name)), 1, 16),
-                       {select}
+                SELECT {FINDING_ID}, {select}
                 FROM ({sql})"""
         )
         row = con.execute(
             "SELECT count(*) FROM findings_all WHERE rule_id = ?", [rule.id]
         ).fetchone()
         counts[rule.id] = int(row[0]) if row else 0
+    _unique_ids(con)
     return counts
+
+
+# A finding's id: a hash of what names it (rule, host, process, destination, user), the
+# same for the same finding from run to run and over more data. The values are hashed as
+# a JSON list, so a NULL in one place cannot read as a value in another (concat_ws skips
+# NULLs: host|a|b was the same text whether a was the domain or the tenant). The image and
+# parent are part of it: a process id reused by another image (pid-based ids, synthetic
+# data) gave two RH-SL-001 findings one id, and with it one incident link for both.
+FINDING_ID = """substr(md5(to_json([rule_id, host_name,
+                  coalesce(process_entity_id, process_executable, process_name),
+                  process_executable,
+                  coalesce(process_parent_executable, process_parent_name),
+                  destination_domain, serverless_tenant, user_name])), 1, 16)"""
+
+
+def _unique_ids(con: duckdb.DuckDBPyConnection) -> None:
+    """Findings whose names still coincide get ``-2``, ``-3``, ... in a fixed order (the
+    incidents, the report and ``explain --id`` key on the id)."""
+    dup = con.execute(
+        "SELECT count(*) FROM (SELECT finding_id FROM findings_all GROUP BY 1 HAVING count(*) > 1)"
+    ).fetchone()
+    if not dup or not dup[0]:
+        return
+    con.execute(
+        """
+        UPDATE findings_all f SET finding_id = f.finding_id || '-' || d.n
+        FROM (SELECT rowid AS r, row_number() OVER (
+                       PARTITION BY finding_id
+                       ORDER BY first_seen, last_seen, event_count, reason, stats,
+                                to_json(evidence)) AS n
+              FROM findings_all) d
+        WHERE f.rowid = d.r AND d.n > 1
+        """
+    )
