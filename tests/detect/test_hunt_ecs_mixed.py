@@ -158,3 +158,24 @@ def test_cli_writes_every_output(tmp_path: Path) -> None:
     assert "RH-SL-003" in out["csv"].read_text()
     html = out["html"].read_text()
     assert "script.google.com" in html and "<script src" not in html
+
+
+def test_script_chain_context_comes_from_the_earliest_record(tmp_path: Path) -> None:
+    # The script host's start logged twice (a second sensor, a re-shipped file), the copy
+    # a second later under another user: the run's context is the earliest record's,
+    # whichever order the files list them in.
+    lines = MIXED.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if '"wscript.exe"' in line and '"start"' in line)
+    copy = json.loads(lines[start])
+    copy["@timestamp"] = copy["@timestamp"].replace(":03.000Z", ":04.000Z")
+    copy["user"]["name"] = "svc-reship"
+    lines.insert(start + 1, json.dumps(copy))
+    users = []
+    for name, ordered in (("forward", lines), ("backward", lines[::-1])):
+        path = tmp_path / name / "events.ndjson"
+        path.parent.mkdir()
+        path.write_text("\n".join(ordered) + "\n")
+        with hunt([path]) as r:
+            (chain,) = _findings(r, "RH-SL-003")
+        users.append(chain["user_name"])
+    assert users == ["alice", "alice"]

@@ -13,6 +13,7 @@ must lie in a user-writable folder, and the finding is high.
 from __future__ import annotations
 
 from relayhunt.detect.base import Rule, Thresholds, rule_columns, sql_list
+from relayhunt.enrich.pipeline import obs_order_sql
 
 ID = "RH-SL-003"
 NAME = "Script host ran a dropped script that contacted a serverless platform"
@@ -29,7 +30,9 @@ def build(t: Thresholds) -> str:
     ext_re = "|".join(t["script_extensions"])
     return f"""
     WITH runs AS (
-      SELECT p.*, coalesce(p.host_name, p.host_id) AS hk
+      -- the run's context from its earliest record (a process logged twice, by two
+      -- sensors or files, is one run whatever the order they were read in)
+      SELECT p.*, coalesce(p.host_name, p.host_id) AS hk, {obs_order_sql("'process'")} AS _run_order
       FROM process p
       WHERE lower(p.process_name) IN {hosts.replace("[", "(").replace("]", ")")}
     ),
@@ -59,15 +62,15 @@ def build(t: Thresholds) -> str:
     ),
     chain AS (
       SELECT l.hk AS host_name, l.process_entity_id AS proc_key, e.domain AS destination_domain,
-             any_value(l.user_name) AS user_name,
-             any_value(l.process_entity_id) AS process_entity_id,
-             any_value(l.process_pid) AS process_pid,
-             any_value(l.process_executable) AS process_executable,
-             any_value(l.process_name) AS process_name,
-             any_value(l.process_command_line) AS process_command_line,
-             any_value(l.process_parent_executable) AS process_parent_executable,
-             any_value(l.process_parent_name) AS process_parent_name,
-             any_value(l.process_parent_command_line) AS process_parent_command_line,
+             arg_min(l.user_name, l._run_order) AS user_name,
+             arg_min(l.process_entity_id, l._run_order) AS process_entity_id,
+             arg_min(l.process_pid, l._run_order) AS process_pid,
+             arg_min(l.process_executable, l._run_order) AS process_executable,
+             arg_min(l.process_name, l._run_order) AS process_name,
+             arg_min(l.process_command_line, l._run_order) AS process_command_line,
+             arg_min(l.process_parent_executable, l._run_order) AS process_parent_executable,
+             arg_min(l.process_parent_name, l._run_order) AS process_parent_name,
+             arg_min(l.process_parent_command_line, l._run_order) AS process_parent_command_line,
              arg_min(l.script_path, {_SCRIPT_KEY}) AS script_path,
              arg_min(l.writer_name, {_SCRIPT_KEY}) AS writer_name,
              arg_min(l.script_folder, {_SCRIPT_KEY}) AS script_folder,
@@ -77,10 +80,10 @@ def build(t: Thresholds) -> str:
                AS destination_domain_origin,
              rh_mode(e.destination_ip) AS destination_ip,
              rh_mode(e.destination_port) AS destination_port,
-             any_value(e.serverless_platform) AS serverless_platform,
-             any_value(e.serverless_provider) AS serverless_provider,
-             any_value(e.serverless_kind) AS serverless_kind,
-             any_value(e.serverless_tenant) AS serverless_tenant,
+             arg_min(e.serverless_platform, e.obs_order) AS serverless_platform,
+             arg_min(e.serverless_provider, e.obs_order) AS serverless_provider,
+             arg_min(e.serverless_kind, e.obs_order) AS serverless_kind,
+             arg_min(e.serverless_tenant, e.obs_order) AS serverless_tenant,
              min(e.timestamp) AS first_egress, max(e.timestamp) AS last_egress,
              count(DISTINCT (e.timestamp, e.log_file_path, e.log_line, e.log_record))
                AS egress_events,
