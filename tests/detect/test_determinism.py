@@ -167,3 +167,23 @@ def test_findings_that_name_the_same_things_get_distinct_ids() -> None:
     ids = dict(con.execute("SELECT reason, finding_id FROM findings_all").fetchall())
     assert ids["second"] == ids["first"] + "-2"
     assert len(ids["first"]) == 16
+
+
+def test_network_sensor_client_named_by_its_earliest_user_agent(tmp_path: Path) -> None:
+    # Without a process (a network sensor), the finding names the client by a tool user
+    # agent: the earliest one, not whichever row a thread met first.
+    lines = []
+    for i, agent in enumerate(["curl/8.4.0", "python-requests/2.31.0"] * 3):
+        event = _event(i)
+        del event["process"]
+        event["user_agent"] = {"original": agent}
+        lines.append(json.dumps(event))
+    reasons = set()
+    for name, ordered in (("forward", lines), ("backward", lines[::-1])):
+        path = tmp_path / name / "events.ndjson"
+        path.parent.mkdir()
+        path.write_text("\n".join(ordered) + "\n")
+        table = hunt([path]).findings
+        (row,) = [r for r in table.to_pylist() if r["rule_id"] == "RH-SL-001"]
+        reasons.add(row["reason"].split('"')[1])
+    assert reasons == {"curl/8.4.0"}

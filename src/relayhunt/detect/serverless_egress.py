@@ -50,7 +50,7 @@ def build(t: Thresholds) -> str:
                AS connections,
              count(*) FILTER (WHERE obs_kind = 'dns') AS lookups,
              count(DISTINCT process_entity_id) AS processes,
-             any_value(user_agent_original) FILTER (WHERE user_agent_class = 'tool')
+             arg_min(user_agent_original, obs_order) FILTER (WHERE user_agent_class = 'tool')
                AS tool_user_agent,
              min(DISTINCT process_pid, 20) AS pids,
              {EVIDENCE_AGG} AS evidence
