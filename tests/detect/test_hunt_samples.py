@@ -120,8 +120,6 @@ def test_cloud_backdoor_and_endpoint_beacon_are_one_incident() -> None:
     with hunt([samples_dir()]) as r:
         incidents = r.incidents.to_pylist()
         both = [
-            i
-            for i in incidents
-            if {"RH-CP-001", "RH-CP-002", "RH-SL-001"} <= set(i["rule_ids"])
+            i for i in incidents if {"RH-CP-001", "RH-CP-002", "RH-SL-001"} <= set(i["rule_ids"])
         ]
         assert len(both) == 1, [(i["host_name"], i["rule_ids"]) for i in incidents]
