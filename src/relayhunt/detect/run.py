@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -28,9 +29,11 @@ def run_rules(
     *,
     thresholds: Mapping[str, Mapping[str, Any]] | None = None,
     severity: Mapping[str, str] | None = None,
+    timings: dict[str, float] | None = None,
 ) -> dict[str, int]:
     """Create ``findings_all`` (the findings schema) from ``rules``; returns the number
-    of findings per rule. ``severity`` overrides a rule's computed severity."""
+    of findings per rule. ``severity`` overrides a rule's computed severity; ``timings``,
+    when given, receives each rule's wall-clock seconds (its preparation included)."""
     install_macros(con)
     cols = model.FINDINGS
     con.execute("DROP TABLE IF EXISTS findings_all")
@@ -38,6 +41,7 @@ def run_rules(
     names = [c.name for c in cols if c.name != "finding_id"]
     counts: dict[str, int] = {}
     for rule in rules:
+        started = time.perf_counter()
         values = rule.values((thresholds or {}).get(rule.id))
         if rule.prepare is not None:
             rule.prepare(con, values)
@@ -61,6 +65,8 @@ def run_rules(
             "SELECT count(*) FROM findings_all WHERE rule_id = ?", [rule.id]
         ).fetchone()
         counts[rule.id] = int(row[0]) if row else 0
+        if timings is not None:
+            timings[rule.id] = time.perf_counter() - started
     _unique_ids(con)
     return counts
 
