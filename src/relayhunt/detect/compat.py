@@ -73,28 +73,39 @@ def build_000(t: Thresholds) -> str:
     runs = int(t["runs"])
     return f"""
     WITH c AS (
-      SELECT *, coalesce(process_entity_id, lower(process_executable)) AS proc_key,
-             count(*) OVER (PARTITION BY host_key,
-                              coalesce(process_entity_id, lower(process_executable))
-                            ORDER BY timestamp
-                            RANGE BETWEEN INTERVAL {int(t["maxspan_s"])} SECOND PRECEDING
-                                      AND CURRENT ROW) AS runs_in_span
+      SELECT *, coalesce(process_entity_id, lower(process_executable)) AS proc_key
       FROM net_obs
       WHERE obs_kind = 'connection' AND coalesce(event_outcome, '') <> 'failure'
         AND domain IN (SELECT domain FROM net_domains
                        WHERE {_like_any("domain", ELASTIC_000_GLOBS)})
     ),
+    -- The sequence count per connection over three columns, and which (host, process)
+    -- pairs reach the threshold, before any context is gathered: the window sorted every
+    -- net_obs column, and the context was aggregated for every pair (1M events: 1,893
+    -- of 39,243 pairs fire).
+    fired AS (
+      SELECT host_key, proc_key, max(runs_in_span) AS max_runs
+      FROM (SELECT host_key, proc_key,
+                   count(*) OVER (PARTITION BY host_key, proc_key ORDER BY timestamp
+                                  RANGE BETWEEN INTERVAL {int(t["maxspan_s"])} SECOND
+                                        PRECEDING AND CURRENT ROW) AS runs_in_span
+            FROM c)
+      GROUP BY ALL
+      HAVING max(runs_in_span) >= {runs}
+    ),
     g AS (
-      SELECT host_key AS host_name, proc_key,
-             arg_max(domain, timestamp) AS destination_domain,
+      SELECT c.host_key AS host_name, c.proc_key, any_value(f.max_runs) AS max_runs,
+             arg_max(domain, obs_order) AS destination_domain,
              {PROCESS_CONTEXT},
              {DESTINATION_CONTEXT},
              min(timestamp) AS first_seen, max(timestamp) AS last_seen,
-             count(*) AS event_count, max(runs_in_span) AS max_runs,
+             count(*) AS event_count,
              count(DISTINCT domain) AS domains,
              {EVIDENCE_AGG} AS evidence
-      FROM c GROUP BY ALL
-      HAVING max(runs_in_span) >= {runs}
+      FROM c JOIN fired f
+        ON c.host_key IS NOT DISTINCT FROM f.host_key
+       AND c.proc_key IS NOT DISTINCT FROM f.proc_key
+      GROUP BY c.host_key, c.proc_key
     )
     SELECT {rule_columns(ID_000, NAME_000, "compat", ("T1584.007",))},
       'medium' AS severity, 'low' AS confidence, rh_score('medium', 'low', 0) AS score,
@@ -118,31 +129,48 @@ NAME_001 = "Compat: LogScale 001 — serverless beaconing heuristics"
 def build_001(t: Thresholds) -> str:
     return f"""
     WITH c AS (
-      SELECT *, date_trunc('hour', timestamp) AS hour_bucket FROM net_obs
+      SELECT *, lower(process_executable) AS image_key,
+             date_trunc('hour', timestamp) AS hour_bucket
+      FROM net_obs
       WHERE domain IN (SELECT domain FROM net_domains WHERE regexp_matches(
                          domain, '{LOGSCALE_001_REGEX.replace("(?i)", "")}', 'i'))
     ),
-    g AS (
-      SELECT host_key AS host_name, lower(process_executable) AS image_key,
-             domain AS destination_domain,
-             {PROCESS_CONTEXT},
-             {DESTINATION_CONTEXT},
-             min(timestamp) AS first_seen, max(timestamp) AS last_seen,
-             count(*) AS event_count, count(DISTINCT hour_bucket) AS hourly_buckets,
-             coalesce(sum(source_bytes), 0) AS total_sent,
-             coalesce(sum(destination_bytes), 0) AS total_received,
-             count(source_bytes) AS events_with_bytes,
-             min(DISTINCT process_pid, 20) AS pids,  -- bounded: the 20 lowest
-             {EVIDENCE_AGG} AS evidence
-      FROM c GROUP BY ALL
-    ),
-    s AS (
+    -- The rule's tests need only counts and sums per (host, image, domain): which groups
+    -- pass is decided first, and the context gathered for those groups only.
+    fired AS (
       SELECT *, total_sent / event_count AS avg_sent,
              total_received / event_count AS avg_received,
              event_count / hourly_buckets AS per_hour
-      FROM g
+      FROM (
+        SELECT host_key, image_key, domain,
+               count(*) AS event_count, count(DISTINCT hour_bucket) AS hourly_buckets,
+               coalesce(sum(source_bytes), 0) AS total_sent,
+               coalesce(sum(destination_bytes), 0) AS total_received,
+               count(source_bytes) AS events_with_bytes
+        FROM c GROUP BY ALL
+      )
       WHERE event_count >= {int(t["min_connections"])}
         AND hourly_buckets >= {int(t["min_hour_buckets"])}
+        AND total_sent / event_count < {int(t["max_avg_sent"])}
+        AND total_received / event_count < {int(t["max_avg_received"])}
+        AND event_count / hourly_buckets >= {float(t["min_per_hour"])}
+    ),
+    s AS (
+      SELECT c.host_key AS host_name, c.image_key, c.domain AS destination_domain,
+             {PROCESS_CONTEXT},
+             {DESTINATION_CONTEXT},
+             min(timestamp) AS first_seen, max(timestamp) AS last_seen,
+             any_value(f.event_count) AS event_count,
+             any_value(f.hourly_buckets) AS hourly_buckets,
+             any_value(f.events_with_bytes) AS events_with_bytes,
+             any_value(f.avg_sent) AS avg_sent, any_value(f.avg_received) AS avg_received,
+             any_value(f.per_hour) AS per_hour,
+             min(DISTINCT process_pid, 20) AS pids,  -- bounded: the 20 lowest
+             {EVIDENCE_AGG} AS evidence
+      FROM c JOIN fired f
+        ON c.host_key IS NOT DISTINCT FROM f.host_key
+       AND c.image_key IS NOT DISTINCT FROM f.image_key AND c.domain = f.domain
+      GROUP BY c.host_key, c.image_key, c.domain
     )
     SELECT {rule_columns(ID_001, NAME_001, "compat", ("T1584.007",))},
       'high' AS severity, 'medium' AS confidence, rh_score('high', 'medium', 0) AS score,
@@ -161,8 +189,6 @@ def build_001(t: Thresholds) -> str:
                           bytes_recorded := events_with_bytes > 0, pids := pids))::VARCHAR
         AS stats
     FROM s
-    WHERE avg_sent < {int(t["max_avg_sent"])} AND avg_received < {int(t["max_avg_received"])}
-      AND per_hour >= {float(t["min_per_hour"])}
     """
 
 
