@@ -69,16 +69,21 @@ ID_000 = "RH-COMPAT-000"
 NAME_000 = "Compat: Elastic 000 — 12 serverless connections per process in 24 h"
 
 
-def build_000(t: Thresholds) -> str:
-    runs = int(t["runs"])
-    return f"""
-    WITH c AS (
-      SELECT *, coalesce(process_entity_id, lower(process_executable)) AS proc_key
+def _connections_000(columns: str) -> str:
+    """The records rule 000 counts, with ``proc_key``: ``columns`` of them. The counting
+    reads three columns and the context every column, each straight from net_obs: a CTE
+    read twice is materialised, every column of every record."""
+    return f"""SELECT {columns}, coalesce(process_entity_id, lower(process_executable)) AS proc_key
       FROM net_obs
       WHERE obs_kind = 'connection' AND coalesce(event_outcome, '') <> 'failure'
         AND domain IN (SELECT domain FROM net_domains
-                       WHERE {_like_any("domain", ELASTIC_000_GLOBS)})
-    ),
+                       WHERE {_like_any("domain", ELASTIC_000_GLOBS)})"""
+
+
+def build_000(t: Thresholds) -> str:
+    runs = int(t["runs"])
+    return f"""
+    WITH c AS ({_connections_000("host_key, timestamp")}),
     -- The sequence count per connection over three columns, and which (host, process)
     -- pairs reach the threshold, before any context is gathered: the window sorted every
     -- net_obs column, and the context was aggregated for every pair (1M events: 1,893
@@ -102,7 +107,7 @@ def build_000(t: Thresholds) -> str:
              count(*) AS event_count,
              count(DISTINCT domain) AS domains,
              {EVIDENCE_AGG} AS evidence
-      FROM c JOIN fired f
+      FROM ({_connections_000("*")}) c JOIN fired f
         ON c.host_key IS NOT DISTINCT FROM f.host_key
        AND c.proc_key IS NOT DISTINCT FROM f.proc_key
       GROUP BY c.host_key, c.proc_key
@@ -126,14 +131,20 @@ ID_001 = "RH-COMPAT-001"
 NAME_001 = "Compat: LogScale 001 — serverless beaconing heuristics"
 
 
-def build_001(t: Thresholds) -> str:
-    return f"""
-    WITH c AS (
-      SELECT *, lower(process_executable) AS image_key,
+def _records_001(columns: str) -> str:
+    """The records rule 001 groups, with ``image_key`` and ``hour_bucket``: ``columns``
+    of them (narrow for the counts, every column for the context; see _connections_000)."""
+    return f"""SELECT {columns}, lower(process_executable) AS image_key,
              date_trunc('hour', timestamp) AS hour_bucket
       FROM net_obs
       WHERE domain IN (SELECT domain FROM net_domains WHERE regexp_matches(
-                         domain, '{LOGSCALE_001_REGEX.replace("(?i)", "")}', 'i'))
+                         domain, '{LOGSCALE_001_REGEX.replace("(?i)", "")}', 'i'))"""
+
+
+def build_001(t: Thresholds) -> str:
+    return f"""
+    WITH c AS (
+      {_records_001("host_key, domain, source_bytes, destination_bytes, timestamp")}
     ),
     -- The rule's tests need only counts and sums per (host, image, domain): which groups
     -- pass is decided first, and the context gathered for those groups only.
@@ -167,7 +178,7 @@ def build_001(t: Thresholds) -> str:
              any_value(f.per_hour) AS per_hour,
              min(DISTINCT process_pid, 20) AS pids,  -- bounded: the 20 lowest
              {EVIDENCE_AGG} AS evidence
-      FROM c JOIN fired f
+      FROM ({_records_001("*")}) c JOIN fired f
         ON c.host_key IS NOT DISTINCT FROM f.host_key
        AND c.image_key IS NOT DISTINCT FROM f.image_key AND c.domain = f.domain
       GROUP BY c.host_key, c.image_key, c.domain
