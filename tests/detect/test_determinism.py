@@ -23,6 +23,7 @@ from relayhunt import model
 from relayhunt.api import hunt
 from relayhunt.detect.base import DESTINATION_CONTEXT, Rule, install_macros
 from relayhunt.detect.run import run_rules
+from tests.detect.ecs_events import connection
 
 START = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 # the front end answers from two addresses, each in half of the check-ins: a tie
@@ -31,34 +32,26 @@ PYTHON = r"C:\Users\erin\AppData\Local\Programs\Python\Python312\python.exe"
 
 
 def _event(i: int) -> dict[str, Any]:
-    at = START + timedelta(seconds=300 * i + (i * 7919) % 23)
-    return {
-        "@timestamp": at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "event": {
-            "category": ["network"],
-            "type": ["start", "connection"],
-            "action": "connection_attempted",
-            "kind": "event",
-        },
-        "host": {"name": "ws-0042.corp.example", "id": "h42"},
+    return connection(
+        START + timedelta(seconds=300 * i + (i * 7919) % 23),
+        host={"name": "ws-0042.corp.example", "id": "h42"},
         # a scheduled task re-launches the beacon: a new process (and here a new user
         # context) every 10 check-ins
-        "user": {"name": ["erin", "svc-task", "admin-erin"][(i // 10) % 3], "domain": "CORP"},
-        "process": {
+        user={"name": ["erin", "svc-task", "admin-erin"][(i // 10) % 3], "domain": "CORP"},
+        process={
             "entity_id": f"proc-{i // 10}",
             "pid": 4000 + i // 10,
             "executable": PYTHON,
             "name": "python.exe",
             "parent": {"name": "svchost.exe"},
         },
-        "source": {"ip": "10.20.0.42", "port": 50000 + i},
-        "destination": {
+        source={"ip": "10.20.0.42", "port": 50000 + i},
+        destination={
             "ip": FRONT_ENDS[i % 2],
             "port": 443,
             "domain": "sync-api.acme-cdn.workers.dev",
         },
-        "network": {"transport": "tcp", "direction": "egress"},
-    }
+    )
 
 
 def _findings(path: Path) -> list[tuple[Any, ...]]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from relayhunt.api import hunt
+from tests.detect.ecs_events import connection
 
 START = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 HOSTS = [f"ws-{n:04d}.corp.example" for n in range(40)]
@@ -22,21 +23,14 @@ HOSTS = [f"ws-{n:04d}.corp.example" for n in range(40)]
 
 def _conn(at: datetime, host: str, image: str, domain: str, pid: int) -> dict[str, Any]:
     name = image.rsplit("\\", 1)[-1]
-    return {
-        "@timestamp": at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "event": {
-            "category": ["network"],
-            "type": ["start", "connection"],
-            "action": "connection_attempted",
-            "kind": "event",
-        },
-        "host": {"name": host},
-        "user": {"name": "erin"},
-        "process": {"entity_id": f"{host}-{pid}", "pid": pid, "executable": image, "name": name},
-        "source": {"ip": "10.0.0.5", "port": 50000},
-        "destination": {"ip": "104.21.0.9", "port": 443, "domain": domain},
-        "network": {"transport": "tcp", "direction": "egress"},
-    }
+    return connection(
+        at,
+        host={"name": host},
+        user={"name": "erin"},
+        process={"entity_id": f"{host}-{pid}", "pid": pid, "executable": image, "name": name},
+        source={"ip": "10.0.0.5", "port": 50000},
+        destination={"ip": "104.21.0.9", "port": 443, "domain": domain},
+    )
 
 
 SYNC = r"C:\Program Files\Acme\sync.exe"
