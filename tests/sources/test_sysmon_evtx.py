@@ -12,7 +12,8 @@ import pytest
 
 from relayhunt.sources.base import Head
 from relayhunt.sources.sysmon_evtx import SysmonEvtxSource
-from tests.conftest import FIXTURES, load, rows
+from relayhunt.store import Store
+from tests.conftest import FIXTURES, event_counts, load, rows
 
 CASE = FIXTURES / "sysmon_evtx"
 NAME = "Microsoft-Windows-Sysmon%4Operational.evtx"
@@ -36,8 +37,7 @@ def _ts(hh: int, mm: int, ss: int, ms: int) -> dt.datetime:
 
 
 def _counts(path: Path) -> dict[str, int]:
-    s = load(path)
-    return {t: s.count(t) for t in ("process", "connection", "dns", "file")}
+    return event_counts(load(path))
 
 
 def _issues(path: Path) -> list[dict[str, Any]]:
@@ -78,7 +78,7 @@ def test_sniff(path: Path, expected: bool) -> None:
 
 def test_counts_and_skipped_types() -> None:
     s = load(BASIC)
-    assert {t: s.count(t) for t in ("process", "connection", "dns", "file")} == {
+    assert event_counts(s) == {
         "process": 2,
         "connection": 2,
         "dns": 4,
@@ -430,17 +430,27 @@ class _Mangling:
         return _Wrapped()
 
 
-def test_unreadable_record_json_costs_only_that_record(monkeypatch: pytest.MonkeyPatch) -> None:
+def _load_broken(
+    monkeypatch: pytest.MonkeyPatch, records: set[int], *, max_listed: int | None = None
+) -> Store:
+    """BASIC read with the JSON of ``records`` (positions) cut in half; at most
+    ``max_listed`` unreadable records listed one by one, when given."""
     import relayhunt.sources.sysmon_evtx as reader
 
-    monkeypatch.setattr(reader.evtx, "PyEvtxParser", _Mangling(evtx.PyEvtxParser, {1}))
-    s = load(BASIC)
+    monkeypatch.setattr(reader.evtx, "PyEvtxParser", _Mangling(evtx.PyEvtxParser, records))
+    if max_listed is not None:
+        monkeypatch.setattr(reader, "MAX_LISTED_BAD", max_listed)
+    return load(BASIC)
+
+
+def test_unreadable_record_json_costs_only_that_record(monkeypatch: pytest.MonkeyPatch) -> None:
+    s = _load_broken(monkeypatch, {1})
     issues = rows(s, "SELECT reason_code, log_record, reason, excerpt FROM ingest_issues")
     assert [(i["reason_code"], i["log_record"]) for i in issues] == [("corrupt_record", 1)]
     assert "unreadable JSON" in issues[0]["reason"]
     assert issues[0]["excerpt"].startswith('{"Event"')
     # Record 1 is the first Process Create; everything else is read as without the damage.
-    assert {t: s.count(t) for t in ("process", "connection", "dns", "file")} == {
+    assert event_counts(s) == {
         "process": 1,
         "connection": 2,
         "dns": 4,
@@ -456,16 +466,12 @@ def test_unreadable_record_json_costs_only_that_record(monkeypatch: pytest.Monke
 def test_unreadable_records_past_the_listing_limit_are_counted(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import relayhunt.sources.sysmon_evtx as reader
-
-    monkeypatch.setattr(reader.evtx, "PyEvtxParser", _Mangling(evtx.PyEvtxParser, {2, 4, 5}))
-    monkeypatch.setattr(reader, "MAX_LISTED_BAD", 1)
-    s = load(BASIC)
+    s = _load_broken(monkeypatch, {2, 4, 5}, max_listed=1)
     issues = rows(s, "SELECT log_record, reason FROM ingest_issues ORDER BY log_record, reason")
     assert [i["log_record"] for i in issues] == [2, 4]
     assert issues[1]["reason"].startswith("2 more records of this batch")
     # Records 2 (DNS), 4 (file) and 5 (process) are lost, and only they.
-    assert {t: s.count(t) for t in ("process", "connection", "dns", "file")} == {
+    assert event_counts(s) == {
         "process": 1,
         "connection": 2,
         "dns": 3,

@@ -13,7 +13,7 @@ import pytest
 from relayhunt.ingest import sniff
 from relayhunt.sources import registry
 from relayhunt.sources.base import Head
-from tests.conftest import FIXTURES, load, rows
+from tests.conftest import FIXTURES, event_counts, load, rows
 
 WLB = FIXTURES / "sysmon_winlogbeat"
 FLAT = FIXTURES / "sysmon_flat"
@@ -30,8 +30,7 @@ def _path(root: Path, case: str) -> Path:
 
 
 def _counts(path: Path) -> dict[str, int]:
-    s = load(path)
-    return {t: s.count(t) for t in ("process", "connection", "dns", "file")}
+    return event_counts(load(path))
 
 
 # -- sniffing: before the generic ECS reader ----------------------------------------------
