@@ -122,3 +122,22 @@ def test_single_huge_line_is_bounded(tmp_path: Path) -> None:
     s = load(p, max_record_bytes=1 << 20)
     assert s.count("connection") == 4
     assert [(i["reason_code"], i["log_line"]) for i in _issues(s)] == [("oversize_record", 7)]
+
+
+def test_hunt_over_records_dated_before_1970(tmp_path: Path) -> None:
+    """A record's order key shifted its epoch microseconds left, which DuckDB refuses for
+    a negative number: one record dated before 1970 stopped the hunt with an internal
+    error. The same events 57 years earlier give the same findings."""
+    from relayhunt.api import hunt
+    from relayhunt.cli import samples_dir
+
+    sample = samples_dir() / "ecs" / "ws-eng-12.endpoint-events.ndjson"
+    old = tmp_path / "old.ndjson"
+    old.write_text(sample.read_text().replace('"@timestamp": "2026-', '"@timestamp": "1969-'))
+
+    def keys(path: Path) -> list[tuple[str, str]]:
+        t = hunt([path]).findings.select(["rule_id", "destination_domain"]).to_pylist()
+        return sorted((r["rule_id"], r["destination_domain"]) for r in t)
+
+    want = keys(sample)
+    assert want and keys(old) == want

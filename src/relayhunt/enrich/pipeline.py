@@ -46,8 +46,10 @@ HOST_KEY = "coalesce(host_name, host_id, source_ip)"
 def obs_order_sql(kind: str = "obs_kind") -> str:
     """SQL for ``obs_order`` over a table's provenance columns; ``kind`` is the SQL of the
     observation kind (a column, or a literal where the table has none yet)."""
+    # A product, not ``<< 64``: DuckDB refuses to shift a negative number, and a record
+    # dated before 1970 has a negative epoch (it stopped the whole hunt).
     return (
-        "((epoch_us(timestamp)::HUGEINT << 64)"
+        f"(epoch_us(timestamp)::HUGEINT * {1 << 64}::HUGEINT"
         f" + hash(log_file_path, log_line, log_record, {kind})::HUGEINT)"
     )
 
