@@ -154,19 +154,30 @@ PROCESS_CONTEXT = f"""
     arg_min(process_parent_command_line, {FIRST})
         FILTER (WHERE process_parent_command_line IS NOT NULL) AS process_parent_command_line,
     arg_min(process_category, {FIRST}) AS process_category,
-    arg_min(process_subcategory, {FIRST}) AS process_subcategory,
-    arg_min(process_user_writable_dir, {FIRST}) AS process_user_writable_dir"""
+    arg_min(coalesce(process_executable, process_name), {FIRST}) AS process_image"""
 
-DESTINATION_CONTEXT = f"""
+DESTINATION_CONTEXT = """
     arg_min(domain_origin, rh_origin_order(domain_origin)) AS destination_domain_origin,
     rh_mode(destination_ip) AS destination_ip,
     rh_mode(destination_port) AS destination_port,
-    arg_min(serverless_platform, {FIRST}) AS serverless_platform,
-    arg_min(serverless_provider, {FIRST}) AS serverless_provider,
-    arg_min(serverless_kind, {FIRST}) AS serverless_kind,
-    arg_min(serverless_tenant, {FIRST}) AS serverless_tenant,
-    max(serverless_weight) AS serverless_weight,
     bool_or(coalesce(serverless_legacy, false)) AS serverless_legacy"""
+
+
+def with_lookups(groups: str, *, image: bool = True) -> str:
+    """``groups`` (a relation with ``destination_domain`` and, with ``image``, the
+    ``process_image`` of PROCESS_CONTEXT) with the hostname's catalog attributes
+    (``serverless_platform``, ``_provider``, ``_kind``, ``_tenant``, ``_weight``) from
+    ``net_domains`` and the image's ``process_subcategory`` and
+    ``process_user_writable_dir`` from ``net_images``. Joined once per group after
+    aggregation instead of copied onto every record of net_obs and aggregated: a group's
+    hostname and image name its attributes, as the earliest record's did."""
+    image_cols = ", i.process_subcategory, i.process_user_writable_dir" if image else ""
+    image_join = "LEFT JOIN net_images i ON i.image = g.process_image" if image else ""
+    return f"""(SELECT g.*, d.serverless_platform, d.serverless_provider, d.serverless_kind,
+               d.serverless_tenant, d.serverless_weight{image_cols}
+        FROM {groups} g
+        LEFT JOIN net_domains d ON d.domain = g.destination_domain
+        {image_join})"""
 
 
 # The records RH-SL-001 and RH-SL-004 consider: a catalogued, non-legacy serverless

@@ -48,6 +48,7 @@ from relayhunt.detect.base import (
     Rule,
     Thresholds,
     first,
+    with_lookups,
 )
 
 ID = "RH-SL-005"
@@ -120,7 +121,7 @@ def build(t: Thresholds) -> str:
                AND d.dest_hosts >= {float(t["common_fraction"])} * f.hosts AS common,
              d.dest_first_seen > h.host_data_start
                + INTERVAL {int(t["novelty_after_s"])} SECOND AS is_new
-      FROM b JOIN ctx c ON c.gid = b.gid
+      FROM b JOIN {with_lookups("ctx")} c ON c.gid = b.gid
       JOIN dest d ON d.dest_key = b.dest_key
       JOIN host_start h ON h.host_key = b.host_key
       CROSS JOIN fleet f

@@ -33,6 +33,7 @@ from relayhunt.detect.base import (
     Rule,
     Thresholds,
     rule_columns,
+    with_lookups,
 )
 
 ELASTIC_000_GLOBS = (
@@ -123,7 +124,7 @@ def build_000(t: Thresholds) -> str:
       evidence,
       to_json(struct_pack(max_runs_in_span := max_runs, runs_threshold := {runs},
                           domains := domains))::VARCHAR AS stats
-    FROM g
+    FROM {with_lookups("g")}
     """
 
 
@@ -199,7 +200,7 @@ def build_001(t: Thresholds) -> str:
                           avg_bytes_received := avg_received,
                           bytes_recorded := events_with_bytes > 0, pids := pids))::VARCHAR
         AS stats
-    FROM s
+    FROM {with_lookups("s")}
     """
 
 

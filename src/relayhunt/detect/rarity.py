@@ -25,6 +25,7 @@ from relayhunt.detect.base import (
     Thresholds,
     first,
     rule_columns,
+    with_lookups,
 )
 
 ID = "RH-SL-004"
@@ -32,7 +33,12 @@ NAME = "Rare or newly seen serverless tenant"
 TECHNIQUES = ("T1583.007", "T1584.007")
 
 
-_TENANT = "coalesce(serverless_tenant, serverless_normalized_host)"
+# The serverless records with their tenant (from net_domains: the catalog's tenant, else
+# the matched hostname); ``columns`` of net_obs.
+def _serverless(columns: str) -> str:
+    return f"""SELECT o.*, coalesce(d.serverless_tenant, d.serverless_normalized_host) AS tenant
+      FROM (SELECT {columns} FROM net_obs WHERE {SERVERLESS_NON_BROWSER}) o
+      JOIN net_domains d ON d.domain = o.domain"""
 
 
 def build(t: Thresholds) -> str:
@@ -40,7 +46,7 @@ def build(t: Thresholds) -> str:
     WITH sl AS (
       -- only what the counts need: the CTE is read three times, and DuckDB materialises
       -- it (every net_obs column of every serverless record cost ~6 s at 10M events)
-      SELECT host_key, {_TENANT} AS tenant, timestamp FROM net_obs WHERE {SERVERLESS_NON_BROWSER}
+      SELECT host_key, tenant, timestamp FROM ({_serverless("host_key, domain, timestamp")})
     ),
     host_start AS (SELECT host_key, min(timestamp) AS host_data_start FROM net_obs
                    GROUP BY host_key),
@@ -77,14 +83,15 @@ def build(t: Thresholds) -> str:
              min(timestamp) AS first_seen, max(timestamp) AS last_seen,
              count(*) AS event_count,
              {EVIDENCE_AGG} AS evidence
-      FROM (SELECT *, {_TENANT} AS tenant FROM net_obs WHERE {SERVERLESS_NON_BROWSER})
+      FROM ({_serverless("*")})
       JOIN (SELECT host_key, tenant FROM pairs) USING (host_key, tenant)
       GROUP BY ALL
     ),
     s AS (
       SELECT g.*, p.tenant_hosts, p.tenant_first_seen, p.fleet_hosts, p.data_start,
              p.is_rare, p.is_new
-      FROM g JOIN pairs p ON p.host_key = g.host_name AND p.tenant = g.tenant
+      FROM {with_lookups("g")} g
+      JOIN pairs p ON p.host_key = g.host_name AND p.tenant = g.tenant
     )
     SELECT {rule_columns(ID, NAME, "default", TECHNIQUES)},
       CASE WHEN is_rare AND is_new THEN 'medium' ELSE 'low' END AS severity,

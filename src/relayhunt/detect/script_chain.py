@@ -12,7 +12,7 @@ must lie in a user-writable folder, and the finding is high.
 
 from __future__ import annotations
 
-from relayhunt.detect.base import Rule, Thresholds, rule_columns, sql_list
+from relayhunt.detect.base import Rule, Thresholds, rule_columns, sql_list, with_lookups
 from relayhunt.enrich.pipeline import obs_order_sql
 
 ID = "RH-SL-003"
@@ -80,10 +80,6 @@ def build(t: Thresholds) -> str:
                AS destination_domain_origin,
              rh_mode(e.destination_ip) AS destination_ip,
              rh_mode(e.destination_port) AS destination_port,
-             arg_min(e.serverless_platform, e.obs_order) AS serverless_platform,
-             arg_min(e.serverless_provider, e.obs_order) AS serverless_provider,
-             arg_min(e.serverless_kind, e.obs_order) AS serverless_kind,
-             arg_min(e.serverless_tenant, e.obs_order) AS serverless_tenant,
              min(e.timestamp) AS first_egress, max(e.timestamp) AS last_egress,
              count(DISTINCT (e.timestamp, e.log_file_path, e.log_line, e.log_record))
                AS egress_events,
@@ -137,7 +133,7 @@ def build(t: Thresholds) -> str:
                           seconds_write_to_run := date_diff('second', script_time, run_time),
                           seconds_run_to_egress := date_diff('second', run_time, first_egress),
                           egress_events := egress_events))::VARCHAR AS stats
-    FROM chain
+    FROM {with_lookups("chain", image=False)}
     """
 
 

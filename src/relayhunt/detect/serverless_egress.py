@@ -23,6 +23,7 @@ from relayhunt.detect.base import (
     Rule,
     Thresholds,
     rule_columns,
+    with_lookups,
 )
 
 ID = "RH-SL-001"
@@ -70,7 +71,7 @@ def build(t: Thresholds) -> str:
              WHEN rh_origin_rank(destination_domain_origin) <= 2 THEN 'high'
              WHEN rh_origin_rank(destination_domain_origin) = 3 THEN 'medium'
              ELSE 'low' END AS confidence
-      FROM g
+      FROM {with_lookups("g")}
     )
     SELECT {rule_columns(ID, NAME, "default", TECHNIQUES)},
       severity, confidence,

@@ -6,11 +6,15 @@
 * ``connection_attribution`` (table) and ``connection_attributed`` (a view of every
   connection with its attribution): see :mod:`relayhunt.enrich.attribution`.
 * ``net_obs``: every connection and every DNS lookup, one row each, with the hostname
-  (attributed for connections, the question for lookups), process context, the catalog
-  match (``serverless_*``) and the process class (``process_category`` ...).
-* ``net_domains``: every distinct hostname of ``net_obs`` with its catalog match, for
-  rules that test hostnames against lists of their own (one test per hostname, not per
-  record).
+  (attributed for connections, the question for lookups), process context, and the three
+  lookup values the rules filter records on: ``serverless_id`` and ``serverless_legacy``
+  (the catalog match) and ``process_category`` (the process class).
+* ``net_domains``: every distinct hostname of ``net_obs`` with its whole catalog match
+  (``serverless_*``), and ``net_images``: every distinct image with its process class
+  (``process_*``). Rules join them onto their groups after aggregation; they are not
+  copied onto every record (at 10M events those ten columns cost about 3 s to write, and
+  the rules' aggregates over them as much again). Rules that test hostnames against lists
+  of their own (the compat rules) test each hostname of ``net_domains`` once.
 * ``cloud_obs``: every ``cloud_audit`` record with the catalog match of its function's
   hostname (``serverless_*``; the platform from the service where no hostname is known)
   and the caller's tool class (``user_agent_class``: cli, sdk, iac, console).
@@ -73,8 +77,8 @@ def prepare(
     *,
     dns_max_age_s: int = 86_400,
 ) -> Catalog:
-    """Create ``proc_info``, ``connection_attributed`` and ``net_obs``. Returns the
-    catalog in use."""
+    """Create ``proc_info``, ``connection_attributed``, ``net_obs`` and its lookup tables
+    (``net_domains``, ``net_images``). Returns the catalog in use."""
     cat = register_catalog(con, catalog)
     con.execute(
         """
@@ -168,17 +172,19 @@ def prepare(
         """
     )
     classified = classify_process_query("_rh_images", "_image", cat, prefix="process")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _rh_image_class AS {classified}")
+    con.execute(
+        f"""CREATE OR REPLACE TABLE net_images AS
+            SELECT _image AS image, * EXCLUDE (_image) FROM ({classified})"""
+    )
     con.execute(
         f"""CREATE OR REPLACE TABLE net_obs AS
-            SELECT o.*, m.* EXCLUDE (domain), c.* EXCLUDE (_image),
+            SELECT o.*, m.serverless_id, m.serverless_legacy, c.process_category,
                    {USER_AGENT_CLASS} AS user_agent_class, {obs_order_sql()} AS obs_order
             FROM ({with_context}) o
             LEFT JOIN net_domains m ON m.domain = o.domain
-            LEFT JOIN _rh_image_class c
-                   ON c._image = coalesce(o.process_executable, o.process_name)"""
+            LEFT JOIN net_images c ON c.image = coalesce(o.process_executable, o.process_name)"""
     )
-    for tmp in ("_rh_domains", "_rh_images", "_rh_image_class"):
+    for tmp in ("_rh_domains", "_rh_images"):
         con.execute(f"DROP TABLE IF EXISTS {tmp}")
     _cmdline_hosts(con, cat)
     _cloud_obs(con, cat)
