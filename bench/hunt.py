@@ -5,7 +5,9 @@
 
 Stages: ingest (file -> store), enrich (attribution, catalog match, process classes),
 detect (every rule of profile ``all``; the seconds of each rule are printed too),
-correlate. Peak memory is the process's maximum
+correlate. The memory limit is the command's default (``auto``: half of this machine's
+memory) unless ``--memory-limit`` says otherwise; each stage line shows what DuckDB held
+spilled to disk at its end. Peak memory is the process's maximum
 resident set size. CPU seconds (all threads of the process) are printed next to the wall
 time: on a shared machine they vary far less than the wall time does.
 """
@@ -31,10 +33,15 @@ def _cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def _stage(name: str, timings: dict[str, float], cpu: dict[str, float]) -> None:
+def _stage(name: str, timings: dict[str, float], cpu: dict[str, float], store: Store) -> None:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    row = store.con.execute(
+        "SELECT coalesce(sum(temporary_storage_bytes), 0) FROM duckdb_memory()"
+    ).fetchone()
+    spilled = float(row[0]) / 1e6 if row else 0.0
     print(
-        f"[{name}] {timings[name]:.1f} s, {cpu[name]:.1f} CPU s, peak RSS so far {peak:,.0f} MB",
+        f"[{name}] {timings[name]:.1f} s, {cpu[name]:.1f} CPU s, peak RSS so far {peak:,.0f} MB,"
+        f" spilled to disk now {spilled:,.0f} MB",
         flush=True,
     )
 
@@ -42,29 +49,31 @@ def _stage(name: str, timings: dict[str, float], cpu: dict[str, float]) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("paths", nargs="+", type=Path)
-    ap.add_argument("--memory-limit", default="4GB")
+    ap.add_argument("--memory-limit", default="auto")
     args = ap.parse_args()
     timings: dict[str, float] = {}
     cpu: dict[str, float] = {}
     with Store(memory_limit=args.memory_limit) as store:
+        limit = store.con.execute("SELECT current_setting('memory_limit')").fetchone()
+        print(f"memory limit: {args.memory_limit} ({limit[0] if limit else '?'})", flush=True)
         t, c = time.perf_counter(), _cpu()
         result = ingest([str(p) for p in args.paths], store)
         timings["ingest"], cpu["ingest"] = time.perf_counter() - t, _cpu() - c
-        _stage("ingest", timings, cpu)
+        _stage("ingest", timings, cpu, store)
         t, c = time.perf_counter(), _cpu()
         prepare(store.con)
         timings["enrich"], cpu["enrich"] = time.perf_counter() - t, _cpu() - c
-        _stage("enrich", timings, cpu)
+        _stage("enrich", timings, cpu, store)
         t, c = time.perf_counter(), _cpu()
         per_rule: dict[str, float] = {}
         counts = run_rules(store.con, rules(), timings=per_rule)
         timings["detect"], cpu["detect"] = time.perf_counter() - t, _cpu() - c
-        _stage("detect", timings, cpu)
+        _stage("detect", timings, cpu, store)
         t, c = time.perf_counter(), _cpu()
         store.con.execute("CREATE OR REPLACE TABLE findings AS SELECT * FROM findings_all")
         correlate(store.con)
         timings["correlate"], cpu["correlate"] = time.perf_counter() - t, _cpu() - c
-        _stage("correlate", timings, cpu)
+        _stage("correlate", timings, cpu, store)
         incidents = store.count("incidents")
     total = sum(timings.values())
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

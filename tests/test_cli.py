@@ -96,8 +96,17 @@ def test_missing_path_exits_3(tmp_path: Path) -> None:
         ["normalize", str(GOOD), "--out", "x.xlsx"],
         ["normalize", str(GOOD), "--bogus"],
         ["frobnicate"],
+        ["normalize", str(GOOD), "--memory-limit", "lots"],
+        ["hunt", str(GOOD), "--memory-limit", "x'; SET threads=1; '"],
     ],
-    ids=["no-paths", "bad-extension", "bad-option", "bad-command"],
+    ids=[
+        "no-paths",
+        "bad-extension",
+        "bad-option",
+        "bad-command",
+        "bad-memory-limit",
+        "bad-memory-limit-hunt",
+    ],
 )
 def test_usage_errors_exit_2(args: list[str]) -> None:
     assert runner.invoke(app, args).exit_code == EXIT_USAGE

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from relayhunt.store import Store
+from relayhunt.store import Store, parse_size
 
 # What DuckDB's trim() removes: the Unicode space separators.
 _ZS = "".join(chr(c) for c in range(0x3001) if unicodedata.category(chr(c)) == "Zs")
@@ -87,3 +87,42 @@ def test_rh_ts_matches_python_for_any_offset(
     row = store.con.execute("SELECT rh_ts(?)", [text]).fetchone()
     assert row is not None
     assert row[0] == when - dt.timedelta(minutes=offset_min)
+
+
+def test_auto_memory_limit_is_half_of_what_duckdb_finds() -> None:
+    """``--memory-limit auto`` (the hunt's default): half the memory DuckDB detects (its
+    own default is 80 % of it), so a 10M-event store is not spilled to disk on a machine
+    with room for it."""
+    import duckdb
+
+    from relayhunt.store import auto_memory_limit
+
+    con = duckdb.connect()
+    duckdb_default = parse_size(
+        str(con.execute("SELECT current_setting('memory_limit')").fetchone()[0])
+    )  # type: ignore[index]
+    auto = parse_size(auto_memory_limit())
+    want = max(1_000_000_000, duckdb_default * 10 // 16)
+    assert abs(auto - want) <= duckdb_default // 100 + 1_000_000
+    with Store(memory_limit="auto") as s:
+        got = parse_size(str(s.con.execute("SELECT current_setting('memory_limit')").fetchone()[0]))  # type: ignore[index]
+    assert abs(got - auto) <= auto // 100
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("4GB", 4_000_000_000),
+        ("18.3 GiB", int(18.3 * 2**30)),
+        ("512MB", 512_000_000),
+        ("1000 KiB", 1_024_000),
+    ],
+)
+def test_parse_size(text: str, want: int) -> None:
+    assert parse_size(text) == want
+
+
+@pytest.mark.parametrize("text", ["lots", "", "4 parsecs", "-1GB"])
+def test_parse_size_refuses(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_size(text)

@@ -80,7 +80,7 @@ def hunt(
     floor = min_severity or cfg.min_severity
     if floor not in SEVERITIES:
         raise ValueError(f"unknown severity {floor!r} (one of {', '.join(SEVERITIES)})")
-    st = store or Store()
+    st = store or Store(memory_limit="auto")
     inputs = [str(p) for p in paths]
     kwargs: dict[str, Any] = {"progress": progress}
     if max_record_bytes is not None:

@@ -25,7 +25,7 @@ from rich.table import Table
 from relayhunt import __version__
 from relayhunt.ingest import IngestResult, ingest
 from relayhunt.sources import registry
-from relayhunt.store import Store
+from relayhunt.store import Store, sql_literal
 from relayhunt.textsafe import terminal_safe
 
 EXIT_OK = 0
@@ -103,6 +103,7 @@ def normalize(
         _usage(f"--out: unsupported extension {out.suffix!r} (.parquet, .ndjson, .duckdb)")
     if issues is not None and issues.suffix.lower() not in (".csv", ".ndjson", ".jsonl", ".json"):
         _usage(f"--issues: unsupported extension {issues.suffix!r} (.csv, .ndjson)")
+    _check_memory_limit(memory_limit)
     with Store(db, memory_limit=memory_limit) as store:
         from relayhunt.progress import ingest_progress
 
@@ -132,6 +133,21 @@ def exit_code(result: IngestResult, rejected: int, strict: bool) -> int:
     if strict and rejected:
         return EXIT_INPUT
     return EXIT_OK
+
+
+def _check_memory_limit(value: str) -> None:
+    """A usage error (exit 2) for a size DuckDB does not take, not an internal error."""
+    if value == "auto":
+        return
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute(f"SET memory_limit = {sql_literal(value)}")
+    except duckdb.Error as exc:
+        _usage(f"--memory-limit: {value!r} is not a size DuckDB takes (e.g. 4GB, 512MB): {exc}")
+    finally:
+        con.close()
 
 
 def _usage(message: str) -> None:
@@ -242,7 +258,13 @@ def hunt(
         Path | None, typer.Option(help="Keep the store in this DuckDB file (default: memory).")
     ] = None,
     strict: Annotated[bool, typer.Option(help="Exit 3 if any record was rejected.")] = False,
-    memory_limit: Annotated[str, typer.Option(help="DuckDB memory limit.")] = "4GB",
+    memory_limit: Annotated[
+        str,
+        typer.Option(
+            help="DuckDB memory limit (e.g. 4GB); 'auto': half of this machine's memory. "
+            "It spills to disk beyond it."
+        ),
+    ] = "auto",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No console output.")] = False,
 ) -> None:
     """Hunt for serverless C2 in telemetry: ranked findings, incidents, reports."""
@@ -257,6 +279,7 @@ def hunt(
         _usage(f"--min-severity must be one of {', '.join(SEVERITY_CHOICES)}")
     if profile is not None and profile not in ("default", "compat", "all"):
         _usage("--profile must be default, compat or all")
+    _check_memory_limit(memory_limit)
     if config is not None and not config.is_file():
         _usage(f"--config: no such file: {config}")
     from relayhunt.progress import ingest_progress
