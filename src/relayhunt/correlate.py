@@ -59,21 +59,36 @@ def correlate(
     incident_id) from the ``findings`` table; needs ``proc_info``."""
     install_macros(con)
     roots = sql_list(list(SESSION_ROOTS)).replace("[", "(").replace("]", ")")
+    # Each process's parent below the session roots, once; then the walk up from the
+    # findings' processes only. (Walking up from every process start in the data, with
+    # two joins on proc_info per step, took 2.3 s of the 4.5 s correlation at 10M events.)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _rh_parent AS
+        SELECT c.host_key, c.process_entity_id AS entity, p.process_entity_id AS parent,
+               p.process_name AS parent_name
+        FROM proc_info c
+        JOIN proc_info p ON p.host_key = c.host_key
+                        AND p.process_entity_id = c.process_parent_entity_id
+        WHERE lower(p.process_name) NOT IN {roots}
+          AND EXISTS (SELECT 1 FROM {findings} f WHERE f.host_name = c.host_key)
+        """
+    )
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _rh_lineage AS
-        WITH RECURSIVE up(host_key, start_entity, entity, name, depth, path) AS (
-          SELECT host_key, process_entity_id, process_entity_id, lower(process_name), 0,
-                 [process_name]
-          FROM proc_info
+        WITH RECURSIVE up(host_key, start_entity, entity, depth, path) AS (
+          SELECT host_key, process_entity_id, process_entity_id, 0, [process_name]
+          FROM proc_info p
+          WHERE EXISTS (SELECT 1 FROM {findings} f
+                        WHERE f.host_name = p.host_key
+                          AND f.process_entity_id = p.process_entity_id)
           UNION ALL
-          SELECT u.host_key, u.start_entity, p.process_entity_id, lower(p.process_name),
-                 u.depth + 1, list_prepend(p.process_name, u.path)
+          SELECT u.host_key, u.start_entity, r.parent, u.depth + 1,
+                 list_prepend(r.parent_name, u.path)
           FROM up u
-          JOIN proc_info c ON c.host_key = u.host_key AND c.process_entity_id = u.entity
-          JOIN proc_info p ON p.host_key = c.host_key
-                          AND p.process_entity_id = c.process_parent_entity_id
-          WHERE u.depth < 12 AND lower(p.process_name) NOT IN {roots}
+          JOIN _rh_parent r ON r.host_key = u.host_key AND r.entity = u.entity
+          WHERE u.depth < 12
         )
         SELECT host_key, start_entity,
                arg_max(entity, depth) AS lineage_key,
@@ -81,6 +96,7 @@ def correlate(
         FROM up GROUP BY ALL
         """
     )
+    con.execute("DROP TABLE IF EXISTS _rh_parent")
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _rh_keyed AS

@@ -1,0 +1,66 @@
+"""Correlation: findings on one host and process lineage become one incident."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import duckdb
+
+from relayhunt import model
+from relayhunt.correlate import correlate
+
+T0 = datetime(2026, 11, 2, 9, 0)
+
+# explorer.exe (a session root) -> cmd.exe -> wscript.exe -> powershell.exe -> curl.exe,
+# and a second, unrelated cmd.exe from explorer.exe with its own curl.exe.
+PROCESSES = [
+    ("p-explorer", None, "explorer.exe"),
+    ("p-cmd", "p-explorer", "cmd.exe"),
+    ("p-wscript", "p-cmd", "wscript.exe"),
+    ("p-ps", "p-wscript", "powershell.exe"),
+    ("p-curl", "p-ps", "curl.exe"),
+    ("p-cmd2", "p-explorer", "cmd.exe"),
+    ("p-curl2", "p-cmd2", "curl.exe"),
+]
+
+
+def _incidents(findings: list[tuple[str, str, int]]) -> dict[str, tuple[str, list[str]]]:
+    """finding id -> (incident id, lineage) for findings given as (id, entity, minute)."""
+    con = duckdb.connect()
+    con.execute(
+        """CREATE TABLE proc_info (host_key VARCHAR, process_entity_id VARCHAR,
+             process_name VARCHAR, process_parent_entity_id VARCHAR)"""
+    )
+    con.executemany(
+        "INSERT INTO proc_info VALUES ('ws-1', ?, ?, ?)",
+        [[e, name, parent] for e, parent, name in PROCESSES],
+    )
+    con.execute(model.ddl("findings", model.FINDINGS))
+    names = {e: name for e, _, name in PROCESSES}
+    for fid, entity, minute in findings:
+        at = T0 + timedelta(minutes=minute)
+        con.execute(
+            """INSERT INTO findings (finding_id, rule_id, severity, confidence, score,
+                 host_name, process_entity_id, process_name, first_seen, last_seen)
+               VALUES (?, 'RH-SL-001', 'high', 'high', 60, 'ws-1', ?, ?, ?, ?)""",
+            [fid, entity, names[entity], at, at],
+        )
+    correlate(con)
+    rows = con.execute(
+        """SELECT fi.finding_id, fi.incident_id, fi.lineage
+           FROM finding_incident fi"""
+    ).fetchall()
+    return {fid: (inc, lineage) for fid, inc, lineage in rows}
+
+
+def test_findings_down_one_lineage_are_one_incident() -> None:
+    """The lineage key is the highest ancestor below the session root, however deep:
+    curl.exe four levels below explorer.exe and wscript.exe two levels below it share
+    cmd.exe; the other cmd.exe's curl.exe is a different story."""
+    got = _incidents(
+        [("f-curl", "p-curl", 0), ("f-wscript", "p-wscript", 5), ("f-curl2", "p-curl2", 10)]
+    )
+    assert got["f-curl"][0] == got["f-wscript"][0]
+    assert got["f-curl2"][0] != got["f-curl"][0]
+    assert got["f-curl"][1] == ["cmd.exe", "wscript.exe", "powershell.exe", "curl.exe"]
+    assert got["f-curl2"][1] == ["cmd.exe", "curl.exe"]
