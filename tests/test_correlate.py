@@ -64,3 +64,55 @@ def test_findings_down_one_lineage_are_one_incident() -> None:
     assert got["f-curl2"][0] != got["f-curl"][0]
     assert got["f-curl"][1] == ["cmd.exe", "wscript.exe", "powershell.exe", "curl.exe"]
     assert got["f-curl2"][1] == ["cmd.exe", "curl.exe"]
+
+
+def _summaries(order: list[tuple[str, str, str]]) -> list[tuple[str, list[str]]]:
+    """Incident (summary, lineage) for findings given as (id, entity, domain), on one
+    thread, inserted in the order given."""
+    con = duckdb.connect()
+    con.execute("SET threads = 1")
+    con.execute(
+        """CREATE TABLE proc_info (host_key VARCHAR, process_entity_id VARCHAR,
+             process_name VARCHAR, process_parent_entity_id VARCHAR)"""
+    )
+    con.executemany(
+        "INSERT INTO proc_info VALUES ('ws-1', ?, ?, ?)",
+        [[e, name, parent] for e, parent, name in PROCESSES],
+    )
+    con.execute(model.ddl("findings", model.FINDINGS))
+    names = {e: name for e, _, name in PROCESSES}
+    for fid, entity, domain in order:
+        con.execute(
+            """INSERT INTO findings (finding_id, rule_id, severity, confidence, score,
+                 host_name, process_entity_id, process_name, destination_domain,
+                 first_seen, last_seen)
+               VALUES (?, 'RH-SL-001', 'high', 'high', 60, 'ws-1', ?, ?, ?, ?, ?)""",
+            [fid, entity, names[entity], domain, T0, T0],
+        )
+    correlate(con)
+    return [
+        (summary, lineage)
+        for summary, lineage in con.execute(
+            "SELECT summary, process_lineage FROM incidents ORDER BY incident_id"
+        ).fetchall()
+    ]
+
+
+def test_incident_summary_does_not_depend_on_row_order() -> None:
+    """The summary named the incident's processes and hostnames in the order a hash table
+    met them, and the lineage was any of the longest: the same findings gave a different
+    headline from run to run (seen between two versions of the sample report)."""
+    findings = [
+        ("f-1", "p-wscript", "script.google.com"),
+        ("f-2", "p-cmd", "script.googleusercontent.com"),
+        ("f-3", "p-ps", "a.workers.dev"),
+        ("f-4", "p-cmd", None),
+    ]
+    first = _summaries(findings)
+    assert _summaries(list(reversed(findings))) == first
+    ((summary, lineage),) = first
+    assert summary.endswith(
+        "cmd.exe, powershell.exe, wscript.exe -> "
+        "a.workers.dev, script.google.com, script.googleusercontent.com"
+    ), summary
+    assert lineage == ["cmd.exe", "wscript.exe", "powershell.exe"]

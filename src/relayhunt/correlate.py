@@ -169,7 +169,9 @@ def correlate(
         """
         INSERT INTO incidents
         SELECT incident_id, any_value(host_name),
-               arg_max(lineage, len(lineage)) AS process_lineage,
+               -- the longest lineage; of equal ones, the last as text (not whichever
+               -- the hash table met last)
+               arg_max(lineage, (len(lineage), lineage::VARCHAR)) AS process_lineage,
                round(100 * (1 - exp(sum(ln(greatest(1e-9, 1 - least(score, 99.9) / 100))))),
                      1) AS risk_score,
                rh_sev_name(max(rh_sev_rank(severity))) AS severity,
@@ -181,9 +183,11 @@ def correlate(
                                        FILTER (WHERE destination_domain IS NOT NULL))),
                rh_sev_name(max(rh_sev_rank(severity))) || ': '
                  || count(*) || ' finding(s) on ' || any_value(host_name) || ' — '
-                 || string_agg(DISTINCT coalesce(process_name, CASE WHEN rule_id LIKE 'RH-CP-%'
-                                   THEN user_name END, '?'), ', ') || ' -> '
-                 || coalesce(string_agg(DISTINCT destination_domain, ', '), '?'),
+                 || array_to_string(list_sort(list(DISTINCT coalesce(process_name,
+                        CASE WHEN rule_id LIKE 'RH-CP-%' THEN user_name END, '?'))), ', ')
+                 || ' -> '
+                 || coalesce(array_to_string(list_sort(list(DISTINCT destination_domain)
+                        FILTER (WHERE destination_domain IS NOT NULL)), ', '), '?'),
                list(strftime(first_seen, '%Y-%m-%d %H:%M:%S') || 'Z [' || rule_id || '] '
                     || reason ORDER BY first_seen, finding_id)
         FROM finding_incident
