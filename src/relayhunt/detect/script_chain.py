@@ -126,7 +126,8 @@ def build(t: Thresholds) -> str:
         || 'in ' || egress_events || ' network event(s) from '
         || strftime(first_egress, '%H:%M:%S')
         || ' UTC.' AS reason,
-      (SELECT list(ev ORDER BY ev."timestamp")[1:20]
+      (SELECT list(ev ORDER BY ev."timestamp", ev.log_file_path, ev.log_line, ev.log_record,
+                   ev.event_kind)[1:20]
        FROM (SELECT unnest(coalesce(file_evs, []) || proc_evs || net_evs) AS ev)) AS evidence,
       to_json(struct_pack(script_path := script_path, script_writer := writer_name,
                           script_folder := script_folder,

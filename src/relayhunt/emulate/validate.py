@@ -278,7 +278,7 @@ def _hunt(
                     f"{path} was read as {fmt_read or 'an unknown format'}, not {fmt.reader}"
                 )
         for path, code, reason, n in con.execute(
-            "SELECT log_file_path, reason_code, any_value(reason), count(*) FROM ingest_issues "
+            "SELECT log_file_path, reason_code, min(reason), count(*) FROM ingest_issues "
             "GROUP BY 1, 2 ORDER BY 1, 2"
         ).fetchall():
             run.input_problems.append(f"{path}: {n} x {code} ({reason})")

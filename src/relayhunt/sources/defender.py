@@ -557,8 +557,10 @@ def _load_csv_rows(
     good_row = con.execute("SELECT count(*) FROM _rh_defender_csv").fetchone()
     n_good = int(good_row[0]) if good_row else 0
     rejects = con.execute(
-        """SELECT line, min(line_byte_position), string_agg(DISTINCT error_type, ', '),
-                  first(error_message), first(csv_line)
+        """SELECT line, min(line_byte_position),
+                  string_agg(DISTINCT error_type, ', ' ORDER BY error_type),
+                  arg_min(error_message, (byte_position, error_message)),
+                  arg_min(csv_line, (byte_position, csv_line))
            FROM _rh_defender_rejects GROUP BY line ORDER BY line"""
     ).fetchall()
     # DuckDB numbers the lines of the CSV grammar: a quoted newline does not start one,
