@@ -24,9 +24,11 @@ PROCESSES = [
 ]
 
 
-def _incidents(findings: list[tuple[str, str, int]]) -> dict[str, tuple[str, list[str]]]:
-    """finding id -> (incident id, lineage) for findings given as (id, entity, minute)."""
+def _correlated(findings: list[tuple[str, str, str | None, int]]) -> duckdb.DuckDBPyConnection:
+    """A connection, on one thread, where ``correlate`` has run over PROCESSES and the
+    findings given as (id, entity, destination, minute), inserted in that order."""
     con = duckdb.connect()
+    con.execute("SET threads = 1")
     con.execute(
         """CREATE TABLE proc_info (host_key VARCHAR, process_entity_id VARCHAR,
              process_name VARCHAR, process_parent_entity_id VARCHAR)"""
@@ -37,20 +39,24 @@ def _incidents(findings: list[tuple[str, str, int]]) -> dict[str, tuple[str, lis
     )
     con.execute(model.ddl("findings", model.FINDINGS))
     names = {e: name for e, _, name in PROCESSES}
-    for fid, entity, minute in findings:
+    for fid, entity, domain, minute in findings:
         at = T0 + timedelta(minutes=minute)
         con.execute(
             """INSERT INTO findings (finding_id, rule_id, severity, confidence, score,
-                 host_name, process_entity_id, process_name, first_seen, last_seen)
-               VALUES (?, 'RH-SL-001', 'high', 'high', 60, 'ws-1', ?, ?, ?, ?)""",
-            [fid, entity, names[entity], at, at],
+                 host_name, process_entity_id, process_name, destination_domain,
+                 first_seen, last_seen)
+               VALUES (?, 'RH-SL-001', 'high', 'high', 60, 'ws-1', ?, ?, ?, ?, ?)""",
+            [fid, entity, names[entity], domain, at, at],
         )
     correlate(con)
-    rows = con.execute(
-        """SELECT fi.finding_id, fi.incident_id, fi.lineage
-           FROM finding_incident fi"""
-    ).fetchall()
-    return {fid: (inc, lineage) for fid, inc, lineage in rows}
+    return con
+
+
+def _incidents(findings: list[tuple[str, str, int]]) -> dict[str, tuple[str, list[str]]]:
+    """finding id -> (incident id, lineage) for findings given as (id, entity, minute)."""
+    con = _correlated([(fid, entity, None, minute) for fid, entity, minute in findings])
+    rows = con.execute("SELECT finding_id, incident_id, lineage FROM finding_incident")
+    return {fid: (inc, lineage) for fid, inc, lineage in rows.fetchall()}
 
 
 def test_findings_down_one_lineage_are_one_incident() -> None:
@@ -66,36 +72,12 @@ def test_findings_down_one_lineage_are_one_incident() -> None:
     assert got["f-curl2"][1] == ["cmd.exe", "curl.exe"]
 
 
-def _summaries(order: list[tuple[str, str, str]]) -> list[tuple[str, list[str]]]:
-    """Incident (summary, lineage) for findings given as (id, entity, domain), on one
-    thread, inserted in the order given."""
-    con = duckdb.connect()
-    con.execute("SET threads = 1")
-    con.execute(
-        """CREATE TABLE proc_info (host_key VARCHAR, process_entity_id VARCHAR,
-             process_name VARCHAR, process_parent_entity_id VARCHAR)"""
-    )
-    con.executemany(
-        "INSERT INTO proc_info VALUES ('ws-1', ?, ?, ?)",
-        [[e, name, parent] for e, parent, name in PROCESSES],
-    )
-    con.execute(model.ddl("findings", model.FINDINGS))
-    names = {e: name for e, _, name in PROCESSES}
-    for fid, entity, domain in order:
-        con.execute(
-            """INSERT INTO findings (finding_id, rule_id, severity, confidence, score,
-                 host_name, process_entity_id, process_name, destination_domain,
-                 first_seen, last_seen)
-               VALUES (?, 'RH-SL-001', 'high', 'high', 60, 'ws-1', ?, ?, ?, ?, ?)""",
-            [fid, entity, names[entity], domain, T0, T0],
-        )
-    correlate(con)
-    return [
-        (summary, lineage)
-        for summary, lineage in con.execute(
-            "SELECT summary, process_lineage FROM incidents ORDER BY incident_id"
-        ).fetchall()
-    ]
+def _summaries(order: list[tuple[str, str, str | None]]) -> list[tuple[str, list[str]]]:
+    """Incident (summary, lineage) for findings given as (id, entity, domain), inserted
+    in the order given."""
+    con = _correlated([(fid, entity, domain, 0) for fid, entity, domain in order])
+    rows = con.execute("SELECT summary, process_lineage FROM incidents ORDER BY incident_id")
+    return [(summary, lineage) for summary, lineage in rows.fetchall()]
 
 
 def test_incident_summary_does_not_depend_on_row_order() -> None:
