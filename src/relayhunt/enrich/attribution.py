@@ -39,6 +39,14 @@ from __future__ import annotations
 
 import duckdb
 
+
+def time_order_sql(time: str, low: str) -> str:
+    """One HUGEINT that orders rows by ``time`` (a TIMESTAMP, to the microsecond), then by
+    ``low`` (a UBIGINT, e.g. a hash) within a microsecond. A product, not ``<< 64``: DuckDB
+    refuses to shift a negative number, and a time before 1970 has a negative epoch."""
+    return f"(epoch_us({time})::HUGEINT * {1 << 64}::HUGEINT + ({low})::HUGEINT)"
+
+
 RECORD_ORIGINS = ("url", "http_host", "tls_sni", "record")
 ORIGIN_RANK = {
     "url": 1,
@@ -129,14 +137,12 @@ def attribute_connections(
         return f"""
         SELECT c.conn_row, d.name AS {level}_name, d.dns_ts AS {level}_ts
         FROM (SELECT conn_row, {key_cols}, ts,
-                     epoch_us(ts)::HUGEINT * {1 << 64}::HUGEINT + {(1 << 64) - 1}::HUGEINT
-                       AS ord
+                     {time_order_sql("ts", str((1 << 64) - 1))} AS ord
               FROM (SELECT conn_row, {conn_keys}, timestamp AS ts
                     FROM {conns} WHERE destination_ip IS NOT NULL {only})) c
         ASOF JOIN (
           SELECT {key_cols}, name, dns_ts,
-                 epoch_us({dns_time})::HUGEINT * {1 << 64}::HUGEINT + hash(name)::HUGEINT
-                   AS ord
+                 {time_order_sql(dns_time, "hash(name)")} AS ord
           FROM _rh_dns_ans) d
           ON {on} AND c.ord >= d.ord
         WHERE c.ts - d.dns_ts <= {max_age}

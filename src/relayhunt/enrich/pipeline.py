@@ -33,7 +33,7 @@ from relayhunt.catalog import (
     register_catalog,
     user_writable_dir_sql,
 )
-from relayhunt.enrich.attribution import attribute_connections
+from relayhunt.enrich.attribution import attribute_connections, time_order_sql
 from relayhunt.sources.azure_activity import operations_sql
 
 HOST_KEY = "coalesce(host_name, host_id, source_ip)"
@@ -50,12 +50,7 @@ HOST_KEY = "coalesce(host_name, host_id, source_ip)"
 def obs_order_sql(kind: str = "obs_kind") -> str:
     """SQL for ``obs_order`` over a table's provenance columns; ``kind`` is the SQL of the
     observation kind (a column, or a literal where the table has none yet)."""
-    # A product, not ``<< 64``: DuckDB refuses to shift a negative number, and a record
-    # dated before 1970 has a negative epoch (it stopped the whole hunt).
-    return (
-        f"(epoch_us(timestamp)::HUGEINT * {1 << 64}::HUGEINT"
-        f" + hash(log_file_path, log_line, log_record, {kind})::HUGEINT)"
-    )
+    return time_order_sql("timestamp", f"hash(log_file_path, log_line, log_record, {kind})")
 
 
 # What a network sensor can say about the client without a process: 'tool' for HTTP
