@@ -23,7 +23,7 @@ from relayhunt import model
 from relayhunt.api import hunt
 from relayhunt.detect.base import DESTINATION_CONTEXT, Rule, install_macros
 from relayhunt.detect.run import run_rules
-from tests.detect.ecs_events import connection
+from tests.detect.ecs_events import connection, iso
 
 START = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 # the front end answers from two addresses, each in half of the check-ins: a tie
@@ -180,3 +180,64 @@ def test_network_sensor_client_named_by_its_earliest_user_agent(tmp_path: Path) 
         (row,) = [r for r in table.to_pylist() if r["rule_id"] == "RH-SL-001"]
         reasons.add(row["reason"].split('"')[1])
     assert reasons == {"curl/8.4.0"}
+
+
+def _chain_events() -> list[dict[str, Any]]:
+    """The BlackWater chain (cmd writes a script to %TEMP%, wscript runs it) whose script
+    then makes 25 connections to Apps Script in the same millisecond."""
+    at = START + timedelta(minutes=10)
+    host = {"name": "ws-0007.corp.example", "id": "h7"}
+    user = {"name": "alice", "domain": "CORP"}
+    cmd = {"entity_id": "cmd-1", "pid": 6120, "executable": r"C:\Windows\System32\cmd.exe"}
+    script = r"C:\Users\alice\AppData\Local\Temp\update.js"
+    wscript = {
+        "entity_id": "ws-1",
+        "pid": 6200,
+        "executable": r"C:\Windows\System32\wscript.exe",
+        "name": "wscript.exe",
+        "command_line": f'wscript.exe "{script}"',
+        "parent": cmd | {"name": "cmd.exe"},
+    }
+    base = {"host": host, "user": user}
+    events: list[dict[str, Any]] = [
+        base
+        | {
+            "@timestamp": iso(at + timedelta(seconds=1)),
+            "event": {"action": "creation", "category": ["file"], "type": ["creation"]},
+            "file": {"path": script, "name": "update.js", "extension": "js"},
+            "process": cmd | {"name": "cmd.exe"},
+        },
+        base
+        | {
+            "@timestamp": iso(at + timedelta(seconds=3)),
+            "event": {"action": "start", "category": ["process"], "type": ["start"]},
+            "process": wscript,
+        },
+    ]
+    events += [
+        connection(
+            at + timedelta(seconds=4),
+            host=host,
+            user=user,
+            process=wscript,
+            source={"ip": "10.20.7.41", "port": 50000 + i},
+            destination={"ip": "142.250.74.46", "port": 443, "domain": "script.google.com"},
+        )
+        for i in range(25)
+    ]
+    return events
+
+
+def test_script_chain_evidence_ties_go_to_the_earliest_lines(tmp_path: Path) -> None:
+    # 27 records, 25 of them in one millisecond: the finding cites 20, the earliest by time
+    # and then by line. Ordered by time alone, the tied connections came in hash-table
+    # order (the group's DISTINCT lists), so which 18 were cited changed from run to run.
+    lines = [json.dumps(e) for e in _chain_events()]
+    for name, ordered in (("forward", lines), ("backward", lines[:2] + lines[:1:-1])):
+        path = tmp_path / name / "events.ndjson"
+        path.parent.mkdir()
+        path.write_text("\n".join(ordered) + "\n")
+        (row,) = [r for r in hunt([path]).findings.to_pylist() if r["rule_id"] == "RH-SL-003"]
+        cited = [(e["event_kind"], e["log_line"]) for e in row["evidence"]]
+        assert cited == [("file", 1), ("process", 2)] + [("connection", n) for n in range(3, 21)]
+        assert row["event_count"] == 27
