@@ -52,6 +52,28 @@ SESSION_ROOTS = (
 )
 
 
+# What the incidents are built from: a finding's evidence, details and command lines stay
+# in the findings table (copying them twice here was 1.3 s of 2.3 s at 10M events).
+_KEYED = (
+    "finding_id",
+    "rule_id",
+    "severity",
+    "score",
+    "threat_technique_id",
+    "host_name",
+    "user_name",
+    "process_entity_id",
+    "process_executable",
+    "process_name",
+    "destination_domain",
+    "serverless_platform",
+    "serverless_tenant",
+    "first_seen",
+    "last_seen",
+    "reason",
+)
+
+
 def correlate(
     con: duckdb.DuckDBPyConnection, findings: str = "findings", *, window_s: int = 86_400
 ) -> None:
@@ -100,7 +122,7 @@ def correlate(
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _rh_keyed AS
-        SELECT f.*,
+        SELECT {", ".join(f"f.{c}" for c in _KEYED)},
                coalesce(l.lineage_key,
                         CASE WHEN f.process_entity_id IS NOT NULL
                                OR f.process_executable IS NOT NULL
