@@ -70,6 +70,9 @@ def test_filebeat_zeek_module_is_left_to_ecs() -> None:
         pytest.param("zeek_ssl.json", "ssl", id="prefixed"),
         pytest.param("http_eth0.log", "http", id="suffixed"),
         pytest.param("connections.log", None, id="not-a-kind"),
+        pytest.param("files.log", "files", id="stock-skipped-log"),
+        pytest.param("json_streaming_sip.1.log", "sip", id="json-streaming-name"),
+        pytest.param("x509.09:00:00-10:00:00.log.gz", "x509", id="rotated-skipped-log"),
     ],
 )
 def test_kind_from_file_name(name: str, expected: str | None) -> None:
@@ -85,6 +88,17 @@ def test_kind_from_file_name(name: str, expected: str | None) -> None:
         pytest.param({"ts", "version", "server_name", "history"}, None, id="quic-is-not-ssl"),
         pytest.param({"ts", "method", "host", "uri", "status_code"}, "http", id="http"),
         pytest.param({"ts", "fuid", "mime_type"}, None, id="files"),
+        pytest.param(
+            {"ts", "request_type", "client", "service", "cipher", "forwardable"},
+            None,
+            id="kerberos-cipher-is-not-ssl",
+        ),
+        pytest.param(
+            {"ts", "method", "uri", "request_from", "request_to", "call_id", "status_code"},
+            None,
+            id="sip-method-uri-is-not-http",
+        ),
+        pytest.param({"ts", "version", "cipher", "resumed"}, "ssl", id="ssl-without-sni"),
     ],
 )
 def test_kind_from_fields(names: set[str], expected: str | None) -> None:
@@ -656,3 +670,108 @@ def test_byte_order_mark_before_header(tmp_path: Path) -> None:
     p = tmp_path / "ssl.log"
     p.write_bytes(b"\xef\xbb\xbf" + (STOCK / "ssl.log").read_bytes())
     assert _counts(p) == {"connection": 3, "dns": 0, "process": 0, "issues": 0}
+
+
+# -- JSON: logs relayhunt does not use ---------------------------------------------------
+
+
+def test_json_streaming_stream_opening_with_packet_filter() -> None:
+    # `zeek -r - LogAscii::output_to_stdout=T json-streaming-logs` writes packet_filter
+    # first: no uid, no connection id. The stream is still Zeek, read whole.
+    s = load(CASE / "json_streaming_packet_filter_first" / "zeek-stdout.ndjson")
+    assert rows(s, "SELECT log_format FROM ingest_files") == [{"log_format": "zeek.json"}]
+    assert rows(
+        s,
+        "SELECT log_line, timestamp, event_action, event_id, destination_domain, "
+        "url_original, network_protocol, destination_bytes FROM connection ORDER BY log_line",
+    ) == [
+        {
+            "log_line": 3,
+            "timestamp": dt.datetime(2026, 11, 3, 9, 10, 11, 520017),
+            "event_action": "zeek.http",
+            "event_id": "CzW4m21qGvLk0aDp7e",
+            "destination_domain": "www.msftconnecttest.com",
+            "url_original": "http://www.msftconnecttest.com/connecttest.txt",
+            "network_protocol": "http",
+            "destination_bytes": 22,
+        },
+        {
+            "log_line": 4,
+            "timestamp": dt.datetime(2026, 11, 3, 9, 14, 3, 120551),
+            "event_action": "zeek.conn",
+            "event_id": "CQ2hHa1uV8QFv2Gl7e",
+            "destination_domain": None,
+            "url_original": None,
+            "network_protocol": "tls",
+            "destination_bytes": 5120,
+        },
+    ]
+    assert rows(s, "SELECT label, count FROM ingest_skipped ORDER BY label") == [
+        {"label": "zeek:files", "count": 1},
+        {"label": "zeek:packet_filter", "count": 1},
+        {"label": "zeek:tunnel", "count": 1},
+    ]
+    assert s.count("ingest_issues") == 0
+
+
+def test_json_logs_without_connection_id_are_skipped_not_unknown() -> None:
+    # Stock use_json files.log (before Zeek 5: fuid, conn_uids, no id) and packet_filter.log
+    # from a log directory: Zeek logs relayhunt does not use, so counted as skipped.
+    s = load(CASE / "json_logs_without_conn_id")
+    assert rows(s, "SELECT log_format FROM ingest_files ORDER BY log_file_path") == [
+        {"log_format": "zeek.json"},
+        {"log_format": "zeek.json"},
+    ]
+    assert rows(s, "SELECT label, count FROM ingest_skipped ORDER BY label") == [
+        {"label": "zeek:files", "count": 2},
+        {"label": "zeek:packet_filter", "count": 1},
+    ]
+    assert s.count("ingest_issues") == 0
+    assert _counts(CASE / "json_logs_without_conn_id" / "files.log") == {
+        "connection": 0,
+        "dns": 0,
+        "process": 0,
+        "issues": 0,
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "zeek_json"),
+    [
+        pytest.param("packet_filter.log", True, id="stock-log-name"),
+        pytest.param("metrics.log", False, id="other-ndjson-with-ts"),
+    ],
+)
+def test_json_sniff_by_stock_log_name(name: str, zeek_json: bool) -> None:
+    doc = b'{"ts":1793697641.003117,"node":"zeek","filter":"ip or not ip","init":true}\n'
+    assert zeek.ZeekJsonSource().sniff(Head(name, doc)) is zeek_json
+
+
+def test_json_sip_and_kerberos_are_not_http_and_ssl() -> None:
+    # sip.log has method + uri, kerberos.log has cipher: without _path or a telling file
+    # name they must not pass for http / ssl.
+    s = load(CASE / "json_sip_kerberos_no_path" / "sensor.json")
+    assert rows(
+        s, "SELECT log_line, event_action, destination_domain FROM connection ORDER BY 1"
+    ) == [
+        {"log_line": 3, "event_action": "zeek.ssl", "destination_domain": BEACON},
+        {
+            "log_line": 4,
+            "event_action": "zeek.http",
+            "destination_domain": "www.msftconnecttest.com",
+        },
+    ]
+    assert rows(s, "SELECT label, count FROM ingest_skipped") == [
+        {"label": "zeek:unknown", "count": 2}
+    ]
+    assert s.count("ingest_issues") == 0
+
+
+def test_json_skipped_log_named_by_file_name(tmp_path: Path) -> None:
+    p = tmp_path / "json_streaming_sip.1.log"
+    p.write_text(
+        (CASE / "json_sip_kerberos_no_path" / "sensor.json").read_text().splitlines()[0] + "\n"
+    )
+    s = load(p)
+    assert s.count("connection") == 0
+    assert rows(s, "SELECT label, count FROM ingest_skipped") == [{"label": "zeek:sip", "count": 1}]

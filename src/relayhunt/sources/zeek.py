@@ -21,9 +21,20 @@ a nested ``id`` object. Records of the Filebeat / Elastic Agent Zeek integration
 
 Which log a record belongs to: ``#path`` (TSV) or ``_path`` / ``@stream`` / ``log_type``
 (JSON), else the field set (``conn_state`` -> conn; ``query`` with ``qtype_name`` /
-``rcode_name`` / ``trans_id`` -> dns; ``server_name`` / ``cipher`` / ``established``
-without ``history`` -> ssl; ``method`` with ``uri`` / ``host`` -> http), else the file
-name. Other logs (files, x509, weird, ...) are counted as skipped (``zeek:<log>``).
+``rcode_name`` / ``trans_id`` -> dns; a TLS-only field such as ``server_name`` /
+``established`` / ``resumed`` / ``curve`` without ``history`` -> ssl, where ``cipher``
+alone is not enough: ``kerberos.log`` has one; ``method`` with ``uri`` / ``host`` and no
+``call_id`` -> http, ``sip.log`` having ``method`` and ``uri`` too), else the file name
+(``files.log``, ``json_streaming_sip.1.log``, ``dns.09:00:00-10:00:00.log.gz``). Other logs
+(files, x509, weird, sip, ...) are counted as skipped (``zeek:<log>``).
+
+A JSON file is taken for Zeek when its first record has the connection id (``id.orig_h``,
+``id_orig_h``, nested ``id``), or ``_path`` with ``ts`` / ``_write_ts`` (a JSON Streaming
+stream may open with ``packet_filter``, which has neither ``uid`` nor ``id``), or
+``fuid`` and ``ts`` (``files.log`` before Zeek 5), or ``ts`` in a file named like a
+stock Zeek log (``packet_filter.log``, ``x509.log``, ...): every Zeek log of a directory
+is then read, and the ones relayhunt does not use are counted as skipped, not reported
+as an unknown format.
 
 Mapping (a network sensor: no host, user or process fields):
 
@@ -105,6 +116,34 @@ SUPPORTED = {"conn": "connection", "ssl": "connection", "http": "connection", "d
 _ID_FIELDS = ("orig_h", "orig_p", "resp_h", "resp_p")
 _IP_RE = r"^(\d{1,3}(\.\d{1,3}){3}|[0-9A-Fa-f]*:[0-9A-Fa-f:.]*)$"
 _KIND_NAME_RE = re.compile(r"(?:^|[._\-])(conn|dns|ssl|http)(?:[._\-]|$)")
+_SSL_ONLY = frozenset(
+    {
+        "server_name",
+        "established",
+        "resumed",
+        "curve",
+        "ssl_history",
+        "next_protocol",
+        "cert_chain_fps",
+        "cert_chain_fuids",
+        "sni_matches_cert",
+    }
+)
+"""Fields only ``ssl.log`` has among the stock logs (``cipher`` is in ``kerberos.log``)."""
+_NOT_HTTP = frozenset({"call_id", "request_from", "request_to"})
+"""``sip.log`` fields: SIP has ``method`` and ``uri`` like HTTP."""
+_STOCK_LOG_NAMES = """
+    analyzer broker capture_loss cluster config conn dce_rpc dhcp dnp3 dns dpd files ftp http
+    intel irc kerberos known_certs known_devices known_hosts known_modbus known_services ldap
+    ldap_search loaded_scripts modbus modbus_register_change mqtt_connect mqtt_publish
+    mqtt_subscribe mysql netcontrol netcontrol_drop netcontrol_shunt notice notice_alarm ntlm
+    ntp ocsp openflow packet_filter pe postgresql print quic radius rdp redis reporter rfb
+    signatures sip smb_cmd smb_files smb_mapping smtp snmp socks software ssh ssl stats syslog
+    telemetry traceroute tunnel unified2 weird weird_stats websocket x509
+"""
+STOCK_LOGS = frozenset(_STOCK_LOG_NAMES.split())
+"""Log names (``Log::ID`` paths) of the logs a stock Zeek writes, for file-name hints."""
+_NAME_PREFIX_RE = re.compile(r"^(?:json_streaming_|zeek_|bro_|corelight_)")
 
 
 def kind_from_fields(names: set[str]) -> str | None:
@@ -113,16 +152,25 @@ def kind_from_fields(names: set[str]) -> str | None:
         return "conn"
     if "query" in names and names & {"qtype_name", "rcode_name", "trans_id"}:
         return "dns"
-    if names & {"server_name", "cipher", "established"} and "history" not in names:
+    if names & _SSL_ONLY and "history" not in names:
         return "ssl"
-    if "method" in names and names & {"uri", "host"}:
+    if "method" in names and names & {"uri", "host"} and not names & _NOT_HTTP:
         return "http"
     return None
 
 
 def kind_from_name(display: str) -> str | None:
-    """Log kind from a file name such as ``conn.09:00:00-10:00:00.log.gz``."""
-    m = _KIND_NAME_RE.search(PurePath(display).name.lower())
+    """Log name from a file name: ``conn.09:00:00-10:00:00.log.gz`` -> ``conn``,
+    ``json_streaming_files.1.log`` -> ``files``, ``zeek_ssl.json`` -> ``ssl``.
+
+    A stock log name before the first dot counts as is; otherwise one of the four logs
+    relayhunt reads may appear anywhere in the name, between separators
+    (``http_eth0.log``)."""
+    name = PurePath(display).name.lower()
+    stem = _NAME_PREFIX_RE.sub("", name.split(".", 1)[0])
+    if stem in STOCK_LOGS:
+        return stem
+    m = _KIND_NAME_RE.search(name)
     return m.group(1) if m else None
 
 
@@ -523,6 +571,7 @@ JSON_STRUCT: dict[str, Any] = {
     **{f"id.{f}": V for f in _ID_FIELDS},
     **{f"id_{f}": V for f in _ID_FIELDS},
     "id": {f: V for f in _ID_FIELDS},
+    **{name: V for name in sorted((_SSL_ONLY | _NOT_HTTP) - set(FIELDS))},
     "_path": V,
     "@stream": V,
     "log_type": V,
@@ -541,13 +590,15 @@ def _json_accessors() -> dict[str, str]:
 def _json_kind(hint: str | None) -> str:
     named = """NULLIF(regexp_replace(lower(trim(coalesce(s._path, s."@stream", s.log_type))),
         '^(zeek|bro|corelight)[._-]|\\.log$', '', 'g'), '')"""
-    inferred = """CASE
+    ssl_only = " OR ".join(f's."{f}" IS NOT NULL' for f in sorted(_SSL_ONLY))
+    not_http = " AND ".join(f's."{f}" IS NULL' for f in sorted(_NOT_HTTP))
+    inferred = f"""CASE
         WHEN s.conn_state IS NOT NULL THEN 'conn'
         WHEN s.query IS NOT NULL AND (s.qtype_name IS NOT NULL OR s.rcode_name IS NOT NULL
              OR s.trans_id IS NOT NULL) THEN 'dns'
-        WHEN (s.server_name IS NOT NULL OR s.cipher IS NOT NULL OR s.established IS NOT NULL)
-             AND s.history IS NULL THEN 'ssl'
-        WHEN s.method IS NOT NULL AND (s.uri IS NOT NULL OR s.host IS NOT NULL) THEN 'http'
+        WHEN ({ssl_only}) AND s.history IS NULL THEN 'ssl'
+        WHEN s.method IS NOT NULL AND (s.uri IS NOT NULL OR s.host IS NOT NULL)
+             AND {not_http} THEN 'http'
         END"""
     return f"coalesce({named}, {inferred}, {sql_literal(hint)})"
 
@@ -567,7 +618,7 @@ def json_mapping(hint: str | None) -> RecordMapping:
     return _JSON_MAPPINGS[hint]
 
 
-def _looks_like_zeek_json(doc: dict[str, Any]) -> bool:
+def _looks_like_zeek_json(doc: dict[str, Any], name: str = "") -> bool:
     event = doc.get("event")
     if isinstance(event, dict) or "ecs" in doc:
         return False  # ECS (Filebeat / Elastic Agent Zeek integration): the ECS reader's
@@ -575,7 +626,18 @@ def _looks_like_zeek_json(doc: dict[str, Any]) -> bool:
     ids = ids or "id.orig_h" in doc or "id_orig_h" in doc
     if "ts" not in doc and "_path" not in doc:
         return False
-    return ids or ("uid" in doc and ("_path" in doc or "@stream" in doc))
+    if ids or ("uid" in doc and ("_path" in doc or "@stream" in doc)):
+        return True
+    # Zeek logs without a connection id: a JSON Streaming record of any log (its stream may
+    # open with packet_filter), files.log before Zeek 5, or any stock log by its file name.
+    if isinstance(doc.get("_path"), str) and ("ts" in doc or "_write_ts" in doc):
+        return True
+    if "ts" not in doc:
+        return False
+    if "fuid" in doc:
+        return True
+    stem = _NAME_PREFIX_RE.sub("", PurePath(name).name.lower().split(".", 1)[0])
+    return stem in STOCK_LOGS
 
 
 class ZeekJsonSource:
@@ -585,7 +647,7 @@ class ZeekJsonSource:
     description = "Zeek conn/dns/ssl/http logs as JSON (use_json, JSON Streaming Logs, Corelight)"
 
     def sniff(self, head: Head) -> bool:
-        return head.first_json is not None and _looks_like_zeek_json(head.first_json)
+        return head.first_json is not None and _looks_like_zeek_json(head.first_json, head.name)
 
     def read(self, ctx: IngestContext) -> None:
         read_json(ctx, json_mapping(kind_from_name(ctx.file.display)))
