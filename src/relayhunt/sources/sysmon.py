@@ -249,7 +249,7 @@ def build_mapping(shape: Shape) -> RecordMapping:
             "process_parent_executable": d("ParentImage"),
             "process_parent_name": f"rh_basename({d('ParentImage')})",
             "process_parent_command_line": d("ParentCommandLine"),
-            "process_start": f"rh_ts({utc})",
+            "process_start": fb("process_start", f"rh_ts({utc})"),
             "process_hash_sha256": fb(
                 "process_hash_sha256",
                 f"NULLIF(lower(regexp_extract({hashes}, '(?i)SHA256=([0-9a-f]{{64}})', 1)), '')",
@@ -351,7 +351,8 @@ RECORD_SHAPE: Final = _record_shape(
 # Winlogbeat 7/8 (``winlog.*``), Winlogbeat 6 (top-level ``event_data``, ``computer_name``
 # ...) and Elastic Agent's ``windows.sysmon_operational`` data stream, whose ingest
 # pipeline moves most EventData fields to ECS (``process.*``, ``destination.*``,
-# ``dns.*``) and removes them from ``winlog.event_data``.
+# ``dns.*``) and removes them from ``winlog.event_data``; Winlogbeat's own sysmon module
+# does the same in the shipper (numeric ``winlog.event_id``, ``dns.grouped.ip``).
 _WLB_ECS: Final[Mapping[str, str]] = {
     "ProcessGuid": "s.process.entity_id",
     "ProcessId": "s.process.pid",
@@ -380,6 +381,12 @@ def _wlb_data(name: str) -> str:
         paths.append(f"rh_nz({_WLB_ECS[name]})")
     return f"coalesce({', '.join(paths)})"
 
+
+# Addresses of an ECS DNS answer: dns.resolved_ip (Elastic Agent's pipeline), else
+# dns.grouped.ip (Winlogbeat's sysmon module, which has no dns.resolved_ip).
+_WLB_RESOLVED_IP: Final = (
+    "coalesce(rh_str_list(s.dns.resolved_ip, ','), rh_str_list(s.dns.grouped.ip, ','))"
+)
 
 _PROC_ECS: Final = {"entity_id": V, "pid": V, "executable": V, "command_line": V}
 WINLOGBEAT_SHAPE: Final = Shape(
@@ -412,7 +419,7 @@ WINLOGBEAT_SHAPE: Final = Shape(
         "network": {"transport": V, "direction": V},
         "source": {"ip": V, "port": V},
         "destination": {"ip": V, "port": V, "domain": V},
-        "dns": {"question": {"name": V}, "resolved_ip": V, "answers": V},
+        "dns": {"question": {"name": V}, "resolved_ip": V, "grouped": {"ip": V}, "answers": V},
         "sysmon": {"dns": {"status": V}},
         "file": {"path": V},
     },
@@ -430,9 +437,12 @@ WINLOGBEAT_SHAPE: Final = Shape(
         "user_name": "CASE WHEN s.log_name IS NULL THEN rh_nz(s.user.name) END",
         "user_domain": "CASE WHEN s.log_name IS NULL THEN rh_nz(s.user.domain) END",
         "network_direction": "lower(rh_nz(s.network.direction))",
-        "dns_resolved_ip": "rh_str_list(s.dns.resolved_ip, ',')",
+        "dns_resolved_ip": _WLB_RESOLVED_IP,
         "dns_answers": "rh_nz(s.dns.answers)",
         "process_hash_sha256": "lower(rh_nz(s.process.hash.sha256))",
+        # The pipelines set @timestamp from UtcTime (the process creation time for EID 1)
+        # and drop UtcTime from winlog.event_data.
+        "process_start": 'rh_ts(s."@timestamp")',
         "host_id": "rh_nz(s.agent.id)",
     },
 )
@@ -442,7 +452,8 @@ WINLOGBEAT_SHAPE: Final = Shape(
 # search exports (``{"result": {...}}`` per line with EventCode, Computer, RecordID,
 # _time), Microsoft Sentinel / Log Analytics results of a Sysmon parser (Computer,
 # EventID, EventLog, Source, TimeGenerated), and exports that keep the fields under
-# "EventData".
+# "EventData": as an object, or as the event's XML text (the Azure Monitor ``Event``
+# table's EventData column, ``<DataItem ...><EventData ...><Data Name="UtcTime">``).
 _FLAT_SYSTEM: Final = (
     "EventID",
     "EventCode",
@@ -467,8 +478,22 @@ _FLAT_SYSTEM: Final = (
 )
 
 
+def _xml_unescape(expr: str) -> str:
+    for entity, char in (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&apos;", "'")):
+        expr = f"replace({expr}, {_sql_str(entity)}, {_sql_str(char)})"
+    return f"replace({expr}, '&amp;', '&')"
+
+
 def _flat_data(name: str) -> str:
-    return f"coalesce(rh_nz(s.{_q(name)}), rh_nz(s.EventData.{_q(name)}))"
+    """The field at the top level, else from ``EventData``: an object of the fields, or
+    the event's ``<EventData>`` XML as text (the Azure Monitor / Log Analytics ``Event``
+    table's EventData column: ``<Data Name="UtcTime">...</Data>``)."""
+    pattern = "<Data Name=[\"']" + name + "[\"']\\s*>([^<]*)</Data>"
+    from_xml = _xml_unescape(f"regexp_extract(s.EventData, {_sql_str(pattern)}, 1)")
+    from_json = f"json_extract_string(s.EventData, {_sql_str('$.' + chr(34) + name + chr(34))})"
+    return f"""coalesce(rh_nz(s.{_q(name)}), CASE
+        WHEN starts_with(ltrim(s.EventData), '<') THEN rh_nz({from_xml})
+        ELSE rh_nz({from_json}) END)"""
 
 
 # EventTime from NXLog is the collector's local time without an offset unless the
@@ -482,7 +507,8 @@ FLAT_SHAPE: Final = Shape(
     struct={
         **dict.fromkeys(_FLAT_SYSTEM, V),
         **_data_struct(),
-        "EventData": _data_struct(),
+        # An object of the fields, or the <EventData> XML as a string: kept as text.
+        "EventData": V,
     },
     data=_flat_data,
     event_id="coalesce(s.EventID, s.EventCode)",
