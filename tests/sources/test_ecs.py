@@ -160,3 +160,123 @@ def test_invalid_json_lines_are_located() -> None:
     assert issues[0]["excerpt"].startswith('{"@timestamp":"2026-11-03T09:14:03.020Z"')
     first_len = len((CASE / "invalid_json" / "events.ndjson").read_bytes().split(b"\n")[0]) + 1
     assert issues[0]["log_offset"] == first_len
+
+
+# -- shapes seen in published Elastic samples -------------------------------------------------
+
+
+def test_endpoint_7x_addresses_make_connections() -> None:
+    # Endpoint 7.x wrote source.address / destination.address only, and outgoing/incoming.
+    s = load(CASE / "endpoint_7x_address" / "events.ndjson")
+    got = rows(
+        s,
+        "SELECT log_line, event_action, source_ip, source_port, destination_ip, "
+        "destination_port, network_direction, source_bytes, destination_bytes, timestamp "
+        "FROM connection ORDER BY log_line",
+    )
+    assert got == [
+        {
+            "log_line": 1,
+            "event_action": "connection_attempted",
+            "source_ip": "10.44.3.17",
+            "source_port": 50611,
+            "destination_ip": "198.51.100.23",
+            "destination_port": 8443,
+            "network_direction": "egress",
+            "source_bytes": None,
+            "destination_bytes": None,
+            "timestamp": dt.datetime(2026, 11, 4, 7, 2, 11, 482137),
+        },
+        {
+            "log_line": 2,
+            "event_action": "disconnect_received",
+            "source_ip": "10.44.3.17",
+            "source_port": 50611,
+            "destination_ip": "198.51.100.23",
+            "destination_port": 8443,
+            "network_direction": "egress",
+            "source_bytes": 1337,
+            "destination_bytes": 20480,
+            "timestamp": dt.datetime(2026, 11, 4, 7, 2, 14, 900551),
+        },
+        {
+            "log_line": 3,
+            "event_action": "connection_accepted",
+            "source_ip": "10.44.9.200",
+            "source_port": 61022,
+            "destination_ip": "10.44.3.17",
+            "destination_port": 3389,
+            "network_direction": "ingress",
+            "source_bytes": None,
+            "destination_bytes": None,
+            "timestamp": dt.datetime(2026, 11, 4, 7, 3, 0, 123),
+        },
+    ]
+    assert rows(s, "SELECT label, count FROM ingest_skipped ORDER BY label") == [
+        # destination.address is a host name, not an IP: not a usable connection row
+        {"label": "endpoint.events.network:connection_attempted", "count": 1},
+        # a running-process snapshot has no event.action: labelled by event.type
+        {"label": "endpoint.events.process:info", "count": 1},
+    ]
+    assert s.count("ingest_issues") == 0
+    (c,) = rows(s, "SELECT host_name, process_name, process_pid FROM connection WHERE log_line = 1")
+    assert c == {"host_name": "WS-OPS-03", "process_name": "relayagent.exe", "process_pid": 4412}
+
+
+def test_es_archiver_documents_are_unwrapped() -> None:
+    s = load(CASE / "es_archiver" / "data.json")
+    assert rows(s, "SELECT log_format FROM ingest_files") == [{"log_format": "ecs.ndjson"}]
+    assert s.count("ingest_issues") == 0
+    (p,) = rows(
+        s,
+        "SELECT timestamp, process_name, process_pid, process_parent_name, "
+        "process_integrity_level, user_name, log_record FROM process",
+    )
+    assert p == {
+        "timestamp": dt.datetime(2026, 11, 4, 8, 15, 30, 250001),
+        "process_name": "rundll32.exe",
+        "process_pid": 6016,
+        "process_parent_name": "explorer.exe",
+        "process_integrity_level": "medium",
+        "user_name": "dana",
+        "log_record": 1,
+    }
+    (d,) = rows(s, "SELECT dns_question_name, dns_resolved_ip, log_record FROM dns")
+    assert d == {
+        "dns_question_name": "upd-check.example.net",
+        "dns_resolved_ip": ["203.0.113.80"],
+        "log_record": 2,
+    }
+    (c,) = rows(
+        s,
+        "SELECT destination_ip, destination_port, source_ip, network_direction, "
+        "process_entity_id, log_record FROM connection",
+    )
+    assert c == {
+        "destination_ip": "203.0.113.80",
+        "destination_port": 443,
+        "source_ip": "10.44.3.17",
+        "network_direction": "egress",
+        "process_entity_id": "OWYxZTZjM2EtNjAxNi0xMzI0MTQ0NTYwMC4wMDAwMDAwMA==",
+        "log_record": 3,
+    }
+
+
+def test_connection_action_wins_over_dns_fields() -> None:
+    s = load(CASE / "connection_with_dns_fields" / "events.ndjson")
+    assert rows(s, "SELECT event_action, dns_question_name, log_line FROM dns") == [
+        {"event_action": "lookup_result", "dns_question_name": "cdn.vendor.example", "log_line": 1}
+    ]
+    assert rows(
+        s,
+        "SELECT event_action, destination_ip, source_bytes, destination_bytes, log_line "
+        "FROM connection",
+    ) == [
+        {
+            "event_action": "disconnect_received",
+            "destination_ip": "192.0.2.44",
+            "source_bytes": 902,
+            "destination_bytes": 7311,
+            "log_line": 2,
+        }
+    ]

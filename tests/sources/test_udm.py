@@ -455,3 +455,182 @@ def test_protobuf_timestamp_object(tmp_path: Path) -> None:
     assert rows(s, "SELECT timestamp FROM connection") == [
         {"timestamp": dt.datetime(2026, 11, 3, 9, 14, 3, 120551)}
     ]
+
+
+# -- record envelopes seen in published samples ----------------------------------------------
+
+
+def test_parser_expected_events_layout() -> None:
+    path = CASE / "parser_expected_events" / "default_events.json"
+    s = load(path)
+    assert rows(s, "SELECT log_format FROM ingest_files") == [{"log_format": "udm.json"}]
+    assert s.count("ingest_issues") == 0
+    assert rows(s, "SELECT label, count FROM ingest_skipped ORDER BY label") == [
+        {"label": "udm:GENERIC_EVENT", "count": 1},
+        {"label": "udm:STATUS_UPDATE", "count": 1},
+    ]
+    got = rows(
+        s,
+        "SELECT log_record, timestamp, host_name, dns_question_name, dns_question_type, "
+        "dns_response_code, dns_resolved_ip, dns_answers, source_ip, source_port, "
+        "destination_ip, network_transport, event_outcome FROM dns ORDER BY log_record",
+    )
+    assert got == [
+        {
+            "log_record": 1,
+            "timestamp": dt.datetime(2026, 11, 5, 6, 10),
+            "host_name": "lab-ws-09",
+            "dns_question_name": "telemetry.vendor-app.example",
+            "dns_question_type": "A",
+            "dns_response_code": None,
+            "dns_resolved_ip": ["198.51.100.71"],
+            "dns_answers": "edge.vendor-app.example,198.51.100.71",
+            "source_ip": "10.70.2.9",
+            "source_port": 51515,
+            "destination_ip": "10.70.0.53",
+            "network_transport": "udp",
+            "event_outcome": "success",
+        },
+        {
+            "log_record": 2,
+            "timestamp": dt.datetime(2026, 11, 5, 6, 10, 2),
+            "host_name": None,
+            "dns_question_name": "nohost.vendor-app.example",
+            "dns_question_type": "AAAA",
+            "dns_response_code": "NXDOMAIN",
+            "dns_resolved_ip": None,
+            "dns_answers": None,
+            "source_ip": "10.70.2.9",
+            "source_port": 51516,
+            "destination_ip": None,
+            "network_transport": "tcp",
+            "event_outcome": None,
+        },
+    ]
+    (c,) = rows(
+        s,
+        "SELECT log_record, timestamp, event_id, process_entity_id, process_name, "
+        "destination_ip, destination_port, destination_domain, network_direction, "
+        "source_bytes, destination_bytes FROM connection",
+    )
+    assert c == {
+        "log_record": 3,
+        "timestamp": dt.datetime(2026, 11, 5, 6, 10, 3, 250000),
+        "event_id": "conn-88121",
+        "process_entity_id": "lab-ws-09:3308",
+        "process_name": "vendor-app.exe",
+        "destination_ip": "198.51.100.71",
+        "destination_port": 443,
+        "destination_domain": "edge.vendor-app.example",
+        "network_direction": "egress",
+        "source_bytes": 610,
+        "destination_bytes": 4096,
+    }
+
+
+def test_parser_expected_events_sniffed() -> None:
+    doc = (CASE / "parser_expected_events" / "default_events.json").read_bytes()
+    assert udm.UdmSource().sniff(Head("default_events.json", doc))
+
+
+def test_event_reference_records() -> None:
+    s = load(CASE / "event_reference" / "events.ndjson")
+    assert rows(s, "SELECT log_format FROM ingest_files") == [{"log_format": "udm.json"}]
+    assert s.count("ingest_issues") == 0
+    assert rows(s, "SELECT label, count FROM ingest_skipped") == [
+        {"label": "udm:USER_LOGIN", "count": 1}
+    ]
+    (d,) = rows(
+        s,
+        "SELECT log_line, timestamp, dns_question_name, dns_question_type, dns_resolved_ip, "
+        "source_ip, destination_ip FROM dns",
+    )
+    assert d == {
+        "log_line": 1,
+        "timestamp": dt.datetime(2026, 11, 5, 7, 30, 0, 125000),
+        "dns_question_name": "update.tooling.example",
+        "dns_question_type": "A",
+        "dns_resolved_ip": ["192.0.2.140"],
+        "source_ip": "10.80.1.14",
+        "destination_ip": "10.80.0.2",
+    }
+    (c,) = rows(
+        s,
+        "SELECT log_line, event_id, source_ip, source_port, destination_ip, destination_port "
+        "FROM connection",
+    )
+    assert c == {
+        "log_line": 2,
+        "event_id": "AAAAAB1c2VyLWV2ZW50LTAwMDE=",
+        "source_ip": "10.80.1.14",
+        "source_port": 50999,
+        "destination_ip": "192.0.2.140",
+        "destination_port": 8443,
+    }
+
+
+def test_process_launch_bare_image_takes_target_file_path() -> None:
+    s = load(CASE / "process_launch_bare_image" / "events.json")
+    got = rows(
+        s,
+        "SELECT log_record, process_executable, process_name, process_pid, process_entity_id, "
+        "process_parent_executable, process_parent_entity_id, user_name, user_domain "
+        "FROM process ORDER BY log_record",
+    )
+    assert got == [
+        {
+            "log_record": 1,
+            "process_executable": r"C:\Windows\System32\mshta.exe",
+            "process_name": "mshta.exe",
+            "process_pid": 7716,
+            "process_entity_id": "fin-lt-22:7716",
+            "process_parent_executable": r"c:\windows\explorer.exe",
+            "process_parent_entity_id": "fin-lt-22:5120",
+            "user_name": "maria",
+            "user_domain": "FINCORP",
+        },
+        {
+            "log_record": 2,
+            "process_executable": r"C:\Windows\System32\rundll32.exe",
+            "process_name": "rundll32.exe",
+            "process_pid": 7790,
+            "process_entity_id": "fin-lt-22:7790",
+            "process_parent_executable": r"C:\Windows\System32\mshta.exe",
+            "process_parent_entity_id": "fin-lt-22:7716",
+            "user_name": None,
+            "user_domain": None,
+        },
+        {
+            "log_record": 3,
+            "process_executable": "cmd.exe",
+            "process_name": "cmd.exe",
+            "process_pid": 7802,
+            "process_entity_id": "fin-lt-22:7802",
+            "process_parent_executable": None,
+            "process_parent_entity_id": "fin-lt-22:7790",
+            "user_name": None,
+            "user_domain": None,
+        },
+    ]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        pytest.param(CASE / "event_reference" / "events.ndjson", id="event"),
+        pytest.param(CASE / "parser_expected_events" / "default_events.json", id="readOnlyUdm"),
+    ],
+)
+def test_large_enveloped_document(tmp_path: Path, source: Path) -> None:
+    # Too large for the head to parse: the envelope is recognised from the text.
+    if source.suffix == ".ndjson":
+        records = [json.loads(line) for line in source.read_text().splitlines()]
+    else:
+        records = json.loads(source.read_text())["events"]
+    big = tmp_path / "response.json"
+    big.write_text(json.dumps({"events": records * 300}, indent=1))
+    assert big.stat().st_size > 256 * 1024
+    s = load(big)
+    assert s.count("ingest_issues") == 0
+    assert s.count("dns") == (300 if source.suffix == ".ndjson" else 600)
+    assert s.count("connection") == 300

@@ -6,10 +6,14 @@ https://cloud.google.com/chronicle/docs/unified-data-model/udm-usage) and the RE
 (https://cloud.google.com/chronicle/docs/reference/rest/Shared.Types/UDM, ``Noun``,
 ``Metadata``, ``Network``, ``Dns``).
 
-Accepted layouts, per record: a bare UDM event ``{"metadata": ..., "principal": ...}`` or
-an API event wrapper ``{"name": ..., "udm": {...}}``; per file: NDJSON of either, a JSON
-array of either, or a response document holding them under ``events``
-(``udmSearch`` / ``legacy:legacyFetchUdmSearchView`` / ingestion payloads).
+Accepted layouts, per record: a bare UDM event ``{"metadata": ..., "principal": ...}``, an
+API event wrapper ``{"name": ..., "udm": {...}}``, an event reference ``{"event": {...}}``
+(Backstory Detection Engine ``collectionElements.references``, and what API clients built
+on it pass on), or a parser result ``{"event": {"timestamp": ..., "idm": {"readOnlyUdm":
+{...}}}}`` (the expected-events files of Google's parser test data, ``RunParser`` output);
+per file: NDJSON of any of these, a JSON array, or a response document holding them under
+``events`` (``udmSearch`` / ``legacy:legacyFetchUdmSearchView`` / ingestion payloads /
+parser test data).
 
 Field names come in two spellings: the UDM documentation, parsers and ingestion payloads use
 snake_case (``metadata.event_timestamp``); the REST API emits protobuf JSON in lowerCamelCase
@@ -23,7 +27,9 @@ numbers) are names. Both spellings are read, per file: the head decides which ar
 * ``NETWORK_DNS`` -> ``dns`` (first question; every answer's ``data``; numeric record types
   and response codes become their names).
 * ``PROCESS_LAUNCH`` -> ``process``: ``target.process`` is the new process, ``principal.process``
-  its parent.
+  its parent. Where ``target.process.file.full_path`` is a bare file name and
+  ``target.file.full_path`` the full path of that same name (the Microsoft Defender for
+  Endpoint parser maps ``FileName`` and ``FolderPath`` so), the full path is the executable.
 * ``FILE_CREATION`` -> ``file`` (``target.file.full_path``), acting process ``principal.process``.
 * Any other ``metadata.event_type`` is counted as skipped (``udm:<event_type>``).
 
@@ -34,6 +40,7 @@ numbers) are names. Both spellings are read, per file: the head decides which ar
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 from relayhunt.sources.base import Head, IngestContext
@@ -263,6 +270,13 @@ def build_mapping(sp: _Spelling) -> RecordMapping:
         "target.process.product_specific_parent_process_id",
         "target.process.parent_pid",
     )
+    new_image = f("target.process.file.full_path")
+    target_file = f("target.file.full_path")
+    launched["process_executable"] = f"""CASE
+        WHEN NOT (contains({new_image}, '\\') OR contains({new_image}, '/'))
+             AND (contains({target_file}, '\\') OR contains({target_file}, '/'))
+             AND lower(rh_basename({target_file})) = lower({new_image})
+        THEN {target_file} ELSE {new_image} END"""
     transport = f"""CASE WHEN upper({f("network.ip_protocol")}) LIKE 'UNKNOWN%' THEN NULL
         ELSE lower({f("network.ip_protocol")}) END"""
     answers = f"list_transform({f('network.dns.answers')}, x -> x.data)"
@@ -355,6 +369,16 @@ _EVENT_TYPE_RE = re.compile(
 )
 _SNAKE_RE = re.compile(r'"(?:event_timestamp|event_type|product_log_id)"\s*:')
 _CAMEL_RE = re.compile(r'"(?:eventTimestamp|eventType|productLogId)"\s*:')
+# UDM itself has no field "event": an object under that key is an envelope.
+_EVENT_ENVELOPE_RE = re.compile(r'"event"\s*:\s*\{')
+
+
+def _event_unwrap(doc: Any) -> str | None:
+    """JSON path of the UDM event inside a record ``{"event": ...}``, or None."""
+    inner = doc.get("event") if isinstance(doc, dict) else None
+    if not isinstance(inner, dict):
+        return None
+    return "$.event.idm.readOnlyUdm" if isinstance(inner.get("idm"), dict) else "$.event"
 
 
 def _is_udm_event(doc: Any) -> bool:
@@ -362,6 +386,11 @@ def _is_udm_event(doc: Any) -> bool:
         return False
     if isinstance(doc.get("udm"), dict):
         doc = doc["udm"]
+    elif isinstance(doc.get("event"), dict):
+        doc = doc["event"]
+        idm = doc.get("idm")
+        if isinstance(idm, dict) and isinstance(idm.get("readOnlyUdm"), dict):
+            doc = idm["readOnlyUdm"]
     meta = doc.get("metadata")
     if not isinstance(meta, dict):
         return False
@@ -400,6 +429,19 @@ class UdmSource:
             snake = camel = True
         wrapped = '"udm"' in text
         mapping = mapping_for(snake=snake, camel=camel, wrapped=wrapped)
+        # {"event": ...} records: the event is parsed out of its envelope (a second parse
+        # per record, so only for files whose first record has one).
+        first = ctx.head.first_json if ctx.head is not None else None
+        if isinstance(first, dict) and isinstance(first.get("events"), list) and first["events"]:
+            first = first["events"][0]
+        unwrap = _event_unwrap(first)
+        if unwrap is None and first is None:  # a document too large for the head to parse
+            if '"readOnlyUdm"' in text:
+                unwrap = "$.event.idm.readOnlyUdm"
+            elif _EVENT_ENVELOPE_RE.search(text):
+                unwrap = "$.event"
+        if unwrap is not None:
+            mapping = replace(mapping, unwrap=unwrap)
         read_json(ctx, mapping, wrapper_keys=("events", "results"))
 
 
