@@ -858,11 +858,13 @@ def _wide_select(mapping: RecordMapping) -> _WideSelect:
             (
                 struct,
                 f"""CREATE OR REPLACE TEMP TABLE _rh_wide AS
-            SELECT _table, _label, _ts, _empty,
+            SELECT _table, _ts, _empty,
+                   -- the label names skipped and rejected records only
+                   CASE WHEN _table IS NULL OR _ts IS NULL
+                        THEN CAST(({mapping.label}) AS VARCHAR) END AS _label,
                    {", ".join(f"{m} AS _m{i}" for i, m in enumerate(msgs))},
                    {", ".join(select_list)}
             FROM (SELECT *, CASE WHEN NOT _empty THEN ({mapping.route}) END AS _table,
-                         CAST(({mapping.label}) AS VARCHAR) AS _label,
                          ({mapping.timestamp}) AS _ts {prelude}
                   FROM (SELECT *, ({empty}) AS _empty FROM {wide.SOURCE} s) s) s""",
             )
