@@ -39,6 +39,8 @@ def test_parquet_output_has_every_event_with_utc_time(tmp_path: Path) -> None:
         "process",
     ]
     assert str(table.schema.field("timestamp").type) == "timestamp[us, tz=UTC]"
+    # every time column, not only the event's (process_start was zone-less)
+    assert str(table.schema.field("process_start").type) == "timestamp[us, tz=UTC]"
 
 
 def test_ndjson_output(tmp_path: Path) -> None:
@@ -50,6 +52,8 @@ def test_ndjson_output(tmp_path: Path) -> None:
     dns = [r for r in recs if r["event_category"] == "dns"]
     assert dns[0]["dns_resolved_ip"] == ["104.21.48.11", "172.67.181.20"]
     assert dns[0]["timestamp"] == "2026-11-03T09:14:03.020000Z"
+    (proc,) = [r for r in recs if r["event_category"] == "process"]
+    assert proc["process_start"] == "2026-11-03T09:14:02.311000Z"
 
 
 def test_duckdb_output_keeps_tables(tmp_path: Path) -> None:

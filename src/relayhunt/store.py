@@ -345,15 +345,27 @@ class Store:
         self.flush()
         suffix = out.suffix.lower()
         target = _sql_str(str(out))
+        # Every time column (timestamp, process_start) as docs/schema.md promises: UTC
+        # in Parquet (timestamp[us, tz=UTC]), RFC 3339 with 'Z' in NDJSON.
+        times = sorted(
+            {
+                c.name
+                for t in model.EVENT_TABLES
+                for c in model.TABLES[t]
+                if c.sql_type == "TIMESTAMP"
+            }
+        )
         if suffix == ".parquet":
+            utc = ", ".join(f"CAST({n} AS TIMESTAMPTZ) AS {n}" for n in times)
             self.con.execute(
-                f"COPY (SELECT * REPLACE (CAST(timestamp AS TIMESTAMPTZ) AS timestamp) "
-                f"FROM ({self.union_sql()})) TO '{target}' (FORMAT PARQUET, COMPRESSION ZSTD)"
+                f"COPY (SELECT * REPLACE ({utc}) FROM ({self.union_sql()})) "
+                f"TO '{target}' (FORMAT PARQUET, COMPRESSION ZSTD)"
             )
         elif suffix in (".ndjson", ".jsonl", ".json"):
+            rfc = ", ".join(f"strftime({n}, '%Y-%m-%dT%H:%M:%S.%fZ') AS {n}" for n in times)
             self.con.execute(
-                f"COPY (SELECT * REPLACE (strftime(timestamp, '%Y-%m-%dT%H:%M:%S.%fZ') "
-                f"AS timestamp) FROM ({self.union_sql()})) TO '{target}' (FORMAT JSON)"
+                f"COPY (SELECT * REPLACE ({rfc}) FROM ({self.union_sql()})) "
+                f"TO '{target}' (FORMAT JSON)"
             )
         elif suffix == ".duckdb":
             if out.exists():
