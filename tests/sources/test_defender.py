@@ -493,6 +493,144 @@ def test_dns_query_response_issues() -> None:
     assert reason.endswith("AdditionalFields={DnsQueryString: oops")
 
 
+# -- shapes seen in real exports ----------------------------------------------------------
+
+OPS = "f0e1d2c3b4a5968778695a4b3c2d1e0f00112233"
+
+
+@pytest.fixture(scope="module")
+def dns_client() -> Store:
+    return load(CASE / "dns_client_process")
+
+
+def test_dns_client_process_counts(dns_client: Store) -> None:
+    assert event_counts(dns_client) == {"process": 0, "dns": 3, "connection": 0, "file": 0}
+    assert dns_client.count("ingest_issues") == 0
+
+
+def test_dns_names_the_client_process_not_the_dns_service(dns_client: Store) -> None:
+    # The DNS client service (svchost.exe) is InitiatingProcess*; AdditionalFields names the
+    # process that asked. Its creation time is not given: no entity id, and the service's
+    # user, command line and parent are not carried over.
+    got = rows(
+        dns_client,
+        "SELECT log_line, process_pid, process_name, process_entity_id, process_executable, "
+        "process_command_line, user_name, user_domain, process_parent_pid, process_parent_name, "
+        "process_parent_entity_id FROM dns ORDER BY log_line",
+    )
+    service_blank = {
+        "process_entity_id": None,
+        "process_executable": None,
+        "process_command_line": None,
+        "user_name": None,
+        "user_domain": None,
+        "process_parent_pid": None,
+        "process_parent_name": None,
+        "process_parent_entity_id": None,
+    }
+    assert got == [
+        {"log_line": 2, "process_pid": 7344, "process_name": "powershell.exe", **service_blank},
+        {"log_line": 3, "process_pid": 6120, "process_name": "VendorAgent.exe", **service_blank},
+        {
+            "log_line": 4,
+            "process_pid": 8830,
+            "process_name": "curl.exe",
+            "process_entity_id": f"{OPS}:8830:1793868123401726",
+            "process_executable": "c:\\windows\\system32\\curl.exe",
+            "process_command_line": "curl.exe -s https://sync.acme-sync.workers.dev/p",
+            "user_name": "dana",
+            "user_domain": "corp",
+            "process_parent_pid": 7344,
+            "process_parent_name": "powershell.exe",
+            "process_parent_entity_id": f"{OPS}:7344:1793868055660413",
+        },
+    ]
+
+
+def test_dns_results_given_as_json_strings(dns_client: Store) -> None:
+    # Portal exports give each DnsQueryResult item as a string holding the JSON object.
+    got = rows(
+        dns_client,
+        "SELECT dns_question_name, dns_resolved_ip, dns_answers FROM dns ORDER BY log_line",
+    )
+    assert [(r["dns_question_name"], r["dns_resolved_ip"]) for r in got] == [
+        ("relay-7f3a.acme-sync.workers.dev", ["104.21.48.112", "172.67.155.20"]),
+        ("telemetry.vendor-app.example", None),
+        ("sync.acme-sync.workers.dev", ["104.21.48.112", "2606:4700:3031::6815:3070"]),
+    ]
+    assert got[1]["dns_answers"] == (
+        '["{\\"DnsQueryType\\":\\"CNAME\\",\\"Result\\":\\"edge.vendor-app.example\\"}",'
+        '"{\\"DnsQueryType\\":\\"SOA\\",\\"Result\\":\\"ns1.vendor-dns.example\\"}"]'
+    )
+
+
+@pytest.fixture(scope="module")
+def four_to_six() -> Store:
+    return load(CASE / "four_to_six_mapping")
+
+
+def test_four_to_six_mapped_addresses_are_ipv4(four_to_six: Store) -> None:
+    assert event_counts(four_to_six) == {"process": 0, "dns": 0, "connection": 3, "file": 0}
+    assert four_to_six.count("ingest_issues") == 0
+    got = rows(
+        four_to_six,
+        "SELECT source_ip, source_port, destination_ip, destination_port, network_direction, "
+        "destination_domain FROM connection ORDER BY log_line",
+    )
+    assert got == [
+        {
+            "source_ip": "198.51.100.23",
+            "source_port": 51544,
+            "destination_ip": "10.20.31.47",
+            "destination_port": 445,
+            "network_direction": "ingress",
+            "destination_domain": None,
+        },
+        {
+            "source_ip": "10.20.31.47",
+            "source_port": 50712,
+            "destination_ip": "203.0.113.80",
+            "destination_port": 443,
+            "network_direction": "egress",
+            "destination_domain": "portal.acme.example",
+        },
+        {
+            "source_ip": "2001:db8:a::31",
+            "source_port": 50719,
+            "destination_ip": "2001:db8:4::17",
+            "destination_port": 443,
+            "network_direction": "egress",
+            "destination_domain": None,
+        },
+    ]
+
+
+def test_kernel_process_keeps_its_image_path(four_to_six: Store) -> None:
+    # The kernel's rows name the process 'System' and give ntoskrnl.exe as its image path:
+    # FileName is not appended to a FolderPath that already names an image.
+    (c,) = rows(
+        four_to_six,
+        "SELECT process_name, process_executable, process_pid, process_entity_id, "
+        "process_parent_pid, process_parent_entity_id FROM connection WHERE log_line = 2",
+    )
+    assert c == {
+        "process_name": "System",
+        "process_executable": "c:\\windows\\system32\\ntoskrnl.exe",
+        "process_pid": 4,
+        "process_entity_id": f"{OPS}:4:1793862118220441",
+        "process_parent_pid": None,
+        "process_parent_entity_id": None,
+    }
+    (edge,) = rows(
+        four_to_six,
+        "SELECT process_executable, process_parent_entity_id FROM connection WHERE log_line = 3",
+    )
+    assert edge == {
+        "process_executable": "c:\\program files (x86)\\microsoft\\edge\\application\\msedge.exe",
+        "process_parent_entity_id": f"{OPS}:9012:1793865729991773",
+    }
+
+
 # -- sniffing and helpers -----------------------------------------------------------------
 
 

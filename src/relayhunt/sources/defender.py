@@ -35,12 +35,19 @@ Mapping:
   ``ConnectionAttempt``, ``ConnectionRequest``, ``ConnectionFound``,
   ``ConnectionAcknowledged``, ``InboundConnectionAccepted`` (source and destination
   swapped so that ``source`` is the originator). ``RemoteUrl`` (a bare host name or a
-  URL) gives ``destination_domain`` with origin ``'url'``. The network-inspection rows
-  (``*ConnectionInspected``, ``NetworkSignatureInspected``) repeat connections without
-  a process and ``ListeningConnectionCreated`` has no peer: they are counted as skipped.
+  URL) gives ``destination_domain`` with origin ``'url'``. IPv4-mapped addresses
+  (``::ffff:a.b.c.d``, IP type ``FourToSixMapping``) are stored as the IPv4 address. The
+  network-inspection rows (``*ConnectionInspected``, ``NetworkSignatureInspected``)
+  repeat connections without a process and ``ListeningConnectionCreated`` has no peer:
+  they are counted as skipped.
 * dns: DeviceEvents ``DnsQueryResponse``; ``AdditionalFields`` holds ``DnsQueryString``
   and ``DnsQueryResult`` (a list of ``{"DnsQueryType", "Result"}``, sometimes itself a
-  JSON string). Other DeviceEvents are skipped as ``defender:DeviceEvents:<ActionType>``.
+  JSON string, or, in portal exports, a list of strings each holding one such object).
+  ``InitiatingProcess*`` is then the DNS client service (``svchost.exe``) and
+  ``ClientProcessName`` / ``ClientProcessId`` in ``AdditionalFields`` name the process
+  that asked: where they are present the row is that process's (name and pid only; no
+  entity id, since its creation time is not given). Other DeviceEvents are skipped as
+  ``defender:DeviceEvents:<ActionType>``.
 * file: DeviceFileEvents ``FileCreated``, ``FileModified``, ``FileRenamed``.
 
 Defender has no process entity id. relayhunt synthesizes ``DeviceId:pid:creation time``
@@ -51,7 +58,9 @@ creation time is missing.
 
 ``FolderPath`` is the full path in the process, file and network tables; some exports
 give only the folder (the ``DeviceEvents`` rows of a union export, for example), in
-which case ``FileName`` is appended.
+which case ``FileName`` is appended, unless the path already names an image (``.exe``,
+``.dll``, ``.sys`` ...): the kernel's rows give ``FileName`` ``System`` with
+``...\\system32\\ntoskrnl.exe``.
 
 Time: ``Timestamp`` (ISO 8601, 7 fractional digits, ``Z``, truncated to microseconds), or
 ``TimeGenerated`` when a Log Analytics projection dropped it. Localized date formats are
@@ -197,12 +206,19 @@ def _eid(pid: str, created: str) -> str:
              || CAST(epoch_us({created}) AS VARCHAR) END"""
 
 
+# A FolderPath that already names an executable image is the full path even when FileName
+# differs from its last component: the kernel's rows name the process 'System' with the
+# image c:\windows\system32\ntoskrnl.exe.
+_IMAGE_PATH = r"\.(exe|dll|sys|com|scr)$"
+
+
 def _path(folder: str, name: str) -> str:
     """Full path from FolderPath and FileName (FolderPath usually already ends with it)."""
     return f"""CASE WHEN {nz(folder)} IS NULL THEN NULL
         WHEN {nz(name)} IS NULL THEN {folder}
         WHEN lower({folder}) = lower({name}) OR ends_with(lower({folder}), '\\' || lower({name}))
-             OR ends_with(lower({folder}), '/' || lower({name})) THEN {folder}
+             OR ends_with(lower({folder}), '/' || lower({name}))
+             OR regexp_matches(lower(trim({folder})), '{_IMAGE_PATH}') THEN {folder}
         WHEN contains({folder}, '/') AND NOT contains({folder}, '\\')
              THEN rtrim({folder}, '/') || '/' || {name}
         ELSE rtrim({folder}, '\\') || '\\' || {name} END"""
@@ -222,10 +238,6 @@ URL_HOST = f"""rh_host(CASE WHEN regexp_matches({_URL}, '[:/@?#\\[]')
 # An IP literal in RemoteUrl is not a domain; nor is anything on an inbound connection.
 DOMAIN = """CASE WHEN df_inbound OR regexp_full_match(df_host, '[0-9.]+|\\[.*\\]')
     THEN NULL ELSE df_host END"""
-
-DNS_RESULT_SPEC = (
-    '[{"DnsQueryType": "VARCHAR", "Result": "VARCHAR", "DnsQueryResultRecord": "VARCHAR"}]'
-)
 
 
 def _prelude() -> str:
@@ -276,14 +288,66 @@ INITIATING: dict[str, str] = {
     "process_parent_name": "rh_basename(s.InitiatingProcessParentFileName)",
 }
 
-# DnsQueryResult is a JSON list, or a string holding one; the raw text is kept.
+# DnsQueryResult is a JSON list, or a string holding one; the raw text is kept. Its items
+# are {"DnsQueryType", "Result"} objects, or (portal exports) strings that each hold such an
+# object as JSON text.
 DNS_RAW = """CASE json_type(df_af, '$.DnsQueryResult')
     WHEN 'VARCHAR' THEN json_extract_string(df_af, '$.DnsQueryResult')
     ELSE CAST(json_extract(df_af, '$.DnsQueryResult') AS VARCHAR) END"""
-_DNS_RESULTS = f"CASE WHEN json_valid({DNS_RAW}) THEN from_json({DNS_RAW}, '{DNS_RESULT_SPEC}') END"
-_IP_LIST = f"""list_filter(
-    list_transform({_DNS_RESULTS}, x -> trim(coalesce(x.Result, x.DnsQueryResultRecord))),
+_DNS_JSON = f"CASE WHEN json_valid({DNS_RAW}) THEN CAST({DNS_RAW} AS JSON) END"
+_ITEM_TEXT = "json_extract_string(x, '$')"
+_DNS_VALUES = f"""list_transform(json_extract({_DNS_JSON}, '$[*]'), x ->
+    CASE WHEN json_type(x) = 'VARCHAR' THEN
+        CASE WHEN json_valid({_ITEM_TEXT}) AND starts_with(ltrim({_ITEM_TEXT}), '{{')
+             THEN coalesce(json_extract_string(TRY_CAST({_ITEM_TEXT} AS JSON), '$.Result'),
+                           json_extract_string(TRY_CAST({_ITEM_TEXT} AS JSON),
+                                               '$.DnsQueryResultRecord'))
+             ELSE {_ITEM_TEXT} END
+    ELSE coalesce(json_extract_string(x, '$.Result'),
+                  json_extract_string(x, '$.DnsQueryResultRecord')) END)"""
+_IP_LIST = f"""list_filter(list_transform({_DNS_VALUES}, v -> trim(v)),
     v -> regexp_full_match(v, '{_IPV4}') OR regexp_full_match(v, '{_IPV6}'))"""
+
+# The DNS client service (svchost.exe -k NetworkService) resolves names on behalf of other
+# processes; where AdditionalFields names that client (ClientProcessName / ClientProcessId)
+# the client is the process that asked. Its creation time is not given, so it has no entity
+# id, and the service's own user, command line and parent are not the client's.
+_CLIENT_PID = "json_extract_string(df_af, '$.ClientProcessId')"
+_CLIENT_NAME = "json_extract_string(df_af, '$.ClientProcessName')"
+_HAS_CLIENT = f"coalesce({nz(_CLIENT_PID)}, {nz(_CLIENT_NAME)}) IS NOT NULL"
+_CLIENT_VALUES: dict[str, str] = {
+    "process_pid": f"NULLIF(trim({nz(_CLIENT_PID)}), '0')",
+    "process_name": f"rh_basename({nz(_CLIENT_NAME)})",
+}
+_ACTOR_KEYS = (
+    "user_name",
+    "user_domain",
+    "process_entity_id",
+    "process_pid",
+    "process_executable",
+    "process_name",
+    "process_command_line",
+    "process_parent_entity_id",
+    "process_parent_pid",
+    "process_parent_executable",
+    "process_parent_name",
+)
+
+
+def _dns_actor() -> dict[str, str]:
+    """Acting-process columns of a DnsQueryResponse row: the client where named."""
+    return {
+        key: f"CASE WHEN {_HAS_CLIENT} THEN {_CLIENT_VALUES.get(key, 'NULL')} "
+        f"ELSE {INITIATING[key]} END"
+        for key in _ACTOR_KEYS
+    }
+
+
+# IPv4-mapped IPv6 addresses (RemoteIPType / LocalIPType 'FourToSixMapping', on dual-stack
+# sockets) are given as ::ffff:a.b.c.d; the IPv4 address is what other sources record.
+def _ip(field: str) -> str:
+    return f"""CASE WHEN regexp_full_match(lower(trim({field})), '::ffff:{_IPV4}')
+        THEN substr(trim({field}), 8) ELSE {nz(field)} END"""
 
 
 def mapping(hint: str | None) -> RecordMapping:
@@ -334,12 +398,12 @@ def mapping(hint: str | None) -> RecordMapping:
                 "event_outcome": """CASE s.ActionType WHEN 'ConnectionSuccess' THEN 'success'
                     WHEN 'InboundConnectionAccepted' THEN 'success'
                     WHEN 'ConnectionFailed' THEN 'failure' END""",
-                "source_ip": f"CASE WHEN df_inbound THEN {nz('s.RemoteIP')} "
-                f"ELSE {nz('s.LocalIP')} END",
+                "source_ip": f"CASE WHEN df_inbound THEN {_ip('s.RemoteIP')} "
+                f"ELSE {_ip('s.LocalIP')} END",
                 "source_port": f"CASE WHEN df_inbound THEN {nz('s.RemotePort')} "
                 f"ELSE {nz('s.LocalPort')} END",
-                "destination_ip": f"CASE WHEN df_inbound THEN {nz('s.LocalIP')} "
-                f"ELSE {nz('s.RemoteIP')} END",
+                "destination_ip": f"CASE WHEN df_inbound THEN {_ip('s.LocalIP')} "
+                f"ELSE {_ip('s.RemoteIP')} END",
                 "destination_port": f"CASE WHEN df_inbound THEN {nz('s.LocalPort')} "
                 f"ELSE {nz('s.RemotePort')} END",
                 "destination_domain": DOMAIN,
@@ -357,6 +421,7 @@ def mapping(hint: str | None) -> RecordMapping:
             },
             "dns": {
                 **INITIATING,
+                **_dns_actor(),
                 "dns_question_name": "rh_host(json_extract_string(df_af, '$.DnsQueryString'))",
                 "dns_resolved_ip": f"CASE WHEN len({_IP_LIST}) > 0 THEN {_IP_LIST} END",
                 "dns_answers": DNS_RAW,
