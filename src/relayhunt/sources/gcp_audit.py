@@ -55,6 +55,7 @@ STRUCT: dict[str, Any] = {
         "serviceName": V,
         "methodName": V,
         "resourceName": V,
+        "timestamp": V,
         "status": {"code": V, "message": V},
         "authenticationInfo": {"principalEmail": V, "principalSubject": V},
         "requestMetadata": {"callerIp": V, "callerSuppliedUserAgent": V},
@@ -140,10 +141,14 @@ ACTION = f"""CASE
     WHEN gc_op IN ('GenerateUploadUrl', 'GenerateDownloadUrl') THEN 'function.get'
     END"""
 
+# A Cloud Functions (2nd gen) response names both the function's own URL (``url``,
+# ``https://<region>-<project>.cloudfunctions.net/<name>``) and the Cloud Run service
+# behind it (``serviceConfig.uri``, ``*.run.app``): the function's URL comes first, so that
+# both entries of one operation name the same host.
 _RUN_URL = """coalesce(TRY(json_extract_string(s.protoPayload.response, '$.uri')),
     TRY(json_extract_string(s.protoPayload.response, '$.status.url')),
-    TRY(json_extract_string(s.protoPayload.response, '$.serviceConfig.uri')),
-    TRY(json_extract_string(s.protoPayload.response, '$.url')))"""
+    TRY(json_extract_string(s.protoPayload.response, '$.url')),
+    TRY(json_extract_string(s.protoPayload.response, '$.serviceConfig.uri')))"""
 
 DESTINATION = f"""coalesce({url_host(_RUN_URL)},
     CASE WHEN s.protoPayload.serviceName = 'cloudfunctions.googleapis.com'
@@ -190,14 +195,19 @@ COLUMNS: dict[str, str] = {
     "request_parameters": "NULLIF(s.protoPayload.request, 'null')",
     "error_code": """CASE WHEN coalesce(s.protoPayload.status.code, '0') <> '0'
         THEN s.protoPayload.status.code END""",
-    "error_message": "NULLIF(s.protoPayload.status.message, '')",
+    # System events carry a status message on success ("Ready condition status changed
+    # to True for Service ..."): only a non-zero code makes it an error message.
+    "error_message": """CASE WHEN coalesce(s.protoPayload.status.code, '0') <> '0'
+        THEN NULLIF(s.protoPayload.status.message, '') END""",
 }
 
 MAPPING = RecordMapping(
     struct=STRUCT,
     route=ROUTE,
     label=LABEL,
-    timestamp="rh_ts(s.timestamp)",
+    # ``gcloud logging read --format=json`` prints the entry's timestamp inside
+    # ``protoPayload`` (no top-level ``timestamp``); sinks and the API put it at the top.
+    timestamp="rh_ts(coalesce(s.timestamp, s.protoPayload.timestamp))",
     columns={"cloud_audit": COLUMNS},
     prelude=PRELUDE,
 )
