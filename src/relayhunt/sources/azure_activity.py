@@ -91,11 +91,21 @@ _STATUS = """CASE WHEN starts_with(ltrim(s.status), '{')
 # intermediate Accepted / Active / In Progress entries of long-running operations are not.
 _INTERMEDIATE = "('Accepted', 'Accept', 'Active', 'In Progress')"
 
+# App Service / Functions resource logs (diagnostic settings: AppServiceConsoleLogs,
+# AppServiceHTTPLogs, FunctionAppLogs ...) share the records envelope and the provider
+# (``Microsoft.Web/sites/log``, ``Microsoft.Web/sites/functions/log``) but are what the
+# app printed or served, not control-plane calls: they are skipped under their category.
+_RESOURCE_LOG = f"""(coalesce(ends_with({_OP}, '/LOG'), false)
+    OR starts_with(upper(coalesce(s.category, '')), 'APPSERVICE')
+    OR upper(coalesce(s.category, '')) = 'FUNCTIONAPPLOGS')"""
+
 ROUTE = f"""CASE WHEN starts_with({_OP}, 'MICROSOFT.WEB/')
     AND coalesce({_STATUS}, '') NOT IN {_INTERMEDIATE}
+    AND NOT {_RESOURCE_LOG}
     THEN 'cloud_audit' END"""
 
 LABEL = f"""'azure:' || CASE
+    WHEN {_RESOURCE_LOG} THEN coalesce(s.category, 'resource log')
     WHEN {_STATUS} IN {_INTERMEDIATE} THEN {_STATUS}
     ELSE coalesce(split_part({_OP}, '/', 1), '(no operationName)') END"""
 

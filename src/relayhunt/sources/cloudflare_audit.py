@@ -35,7 +35,13 @@ from typing import Any
 
 from relayhunt.sources.base import Head, IngestContext
 from relayhunt.sources.cloud_common import epoch_or_iso, url_host
-from relayhunt.sources.engine import RecordMapping, read_json
+from relayhunt.sources.engine import (
+    DEFAULT_DOCUMENT_LIMIT,
+    RecordMapping,
+    iter_document_records,
+    load_json_chunk,
+    read_json,
+)
 
 V = "VARCHAR"
 
@@ -76,6 +82,7 @@ API_STRUCT: dict[str, Any] = {
     "resource": {"id": V, "type": V, "product": V, "request": V},
     "newValue": V,
     "raw": _RAW,
+    "success": V,  # an API response page ({"result": [...], "success": true}) as a line
 }
 
 # Field -> SQL per shape.
@@ -211,10 +218,16 @@ def build_mapping(shape: str) -> RecordMapping:
         "request_parameters": "NULLIF(NULLIF(cf_req, 'null'), '')",
         "error_code": f"CASE WHEN {failed} THEN coalesce({f['status']}, 'failure') END",
     }
+    label = f"coalesce({product}, {rtype}, '(no resource type)')"
+    if shape == "api":
+        # An API response page among NDJSON records (an empty last page, as a paging
+        # client appends it): not a record, but the engine reads it as one.
+        label = f"""CASE WHEN s.success IS NOT NULL AND s.action IS NULL
+            THEN '(API response page)' ELSE {label} END"""
     return RecordMapping(
         struct=LOGPUSH_STRUCT if shape == "logpush" else API_STRUCT,
         route=route,
-        label=f"'cloudflare:' || coalesce({product}, {rtype}, '(no resource type)')",
+        label=f"'cloudflare:' || {label}",
         timestamp=epoch_or_iso(f["time"]),
         columns={"cloud_audit": columns},
         prelude=prelude,
@@ -268,6 +281,13 @@ class CloudflareAuditSource:
 
     def read(self, ctx: IngestContext) -> None:
         first = ctx.head.first_json if ctx.head is not None else None
+        if first is not None and isinstance(first.get("result"), list):
+            # API response pages, one per line (a paging script appending each response),
+            # which the head takes for NDJSON: read them as concatenated documents, so
+            # that every page's records are read (an empty page adds none).
+            for chunk in iter_document_records(ctx, ("result",), DEFAULT_DOCUMENT_LIMIT):
+                load_json_chunk(ctx, chunk, API_MAPPING)
+            return
         api = (first is not None and not _is_logpush(first)) or (
             first is None and ctx.head is not None and '"ActionType"' not in ctx.head.text
         )
