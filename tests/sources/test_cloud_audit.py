@@ -439,3 +439,64 @@ def test_gcp_update_kind_from_the_update_mask(
         load(tmp_path / "e.json"), "SELECT action_normalized, change_detail FROM cloud_audit"
     )
     assert got == [{"action_normalized": action, "change_detail": detail}]
+
+
+LOOKUP = CT / "lookup_events"
+
+
+@pytest.mark.parametrize(
+    ("name", "place"),
+    [("lookup-events.json", "log_record"), ("events.ndjson", "log_line")],
+)
+def test_cloudtrail_event_history_records_are_read_from_their_json_text(
+    name: str, place: str
+) -> None:
+    # `aws cloudtrail lookup-events` (and `jq -c '.Events[]'` of it): each record is JSON
+    # text in CloudTrailEvent; the event's own EventTime, Username ... are not the record.
+    path = LOOKUP / name
+    assert CloudTrailSource().sniff(Head(name, path.read_bytes()[:65536]))
+    s = load(path)
+    got = rows(
+        s,
+        f"SELECT {place} AS place, timestamp, event_action, action_normalized, actor_principal, "
+        "cloud_account_id, cloud_region, target_id, destination_domain, source_ip "
+        "FROM cloud_audit ORDER BY place",
+    )
+    assert [(r["place"], r["action_normalized"]) for r in got] == [
+        (1, "function.public_access"),
+        (2, "function.update_code"),
+    ]
+    url, code = got
+    assert str(url["timestamp"]) == "2026-11-06 14:02:11"
+    assert (
+        url["destination_domain"] == "q7x2m4k9v3abcdefghijklmnop0a1b2c.lambda-url.eu-west-1.on.aws"
+    )
+    assert code["target_id"] == "arn:aws:lambda:eu-west-1:444455556666:function:report-relay"
+    for r in got:
+        assert r["actor_principal"] == "arn:aws:iam::444455556666:role/deployer"
+        assert (r["cloud_account_id"], r["cloud_region"]) == ("444455556666", "eu-west-1")
+        assert r["source_ip"] == "198.51.100.40"
+    assert rows(s, "SELECT label, count FROM ingest_skipped") == [
+        {"label": "cloudtrail:signin.amazonaws.com", "count": 1}
+    ]
+    assert s.count("ingest_issues") == 0
+
+
+def test_cloudtrail_event_history_entry_with_a_damaged_record_is_an_error(
+    tmp_path: Path,
+) -> None:
+    lines = (LOOKUP / "events.ndjson").read_text().splitlines()
+    broken = json.loads(lines[1])
+    broken["CloudTrailEvent"] = broken["CloudTrailEvent"][:100]  # cut short
+    lines[1] = json.dumps(broken)
+    path = tmp_path / "events.ndjson"
+    path.write_text("\n".join(lines) + "\n")
+    s = load(path)
+    assert [r["log_line"] for r in rows(s, "SELECT log_line FROM cloud_audit")] == [1]
+    (issue,) = rows(s, "SELECT log_line, severity, reason_code, reason FROM ingest_issues")
+    assert (issue["log_line"], issue["severity"], issue["reason_code"]) == (
+        2,
+        "error",
+        "missing_timestamp",
+    )
+    assert "CloudTrailEvent is not a readable record" in issue["reason"]

@@ -14,7 +14,10 @@ event) and Amazon EventBridge, "AWS service events delivered via AWS CloudTrail"
 
 Accepted layouts: the S3 log file ``{"Records": [...]}`` (plain or gzip), a JSON array of
 records, NDJSON (one record per line, as SIEM exports and ``jq -c '.Records[]'`` write),
-a single (pretty-printed) record, and EventBridge events wrapping a record in ``detail``.
+a single (pretty-printed) record, EventBridge events wrapping a record in ``detail``, and
+the event history as ``aws cloudtrail lookup-events`` prints it (``{"Events": [{"EventId":
+..., "CloudTrailEvent": "<the record as JSON text>"}], "NextToken": ...}``, or its events
+one per line as ``jq -c '.Events[]'`` writes them; CloudTrail API Reference, ``Event``).
 
 Only the serverless control plane is stored in ``cloud_audit``: events of
 ``lambda.amazonaws.com``, ``apigateway.amazonaws.com`` and CloudFront Functions
@@ -247,6 +250,20 @@ MAPPING = RecordMapping(
     prelude=PRELUDE,
 )
 
+# The event history (``lookup-events``): the record is parsed out of ``CloudTrailEvent``.
+# Where that text is not a readable record, the event itself remains (it still has
+# ``CloudTrailEvent``): it is routed on, and so rejected for want of the record's time,
+# an error with its place rather than a skipped record.
+LOOKUP_MAPPING = replace(
+    MAPPING,
+    struct={**STRUCT, "CloudTrailEvent": V},
+    route=f"CASE WHEN s.CloudTrailEvent IS NOT NULL THEN 'cloud_audit' ELSE ({ROUTE}) END",
+    label=f"""CASE WHEN s.CloudTrailEvent IS NOT NULL
+        THEN 'cloudtrail:event history entry whose CloudTrailEvent is not a readable record'
+        ELSE {LABEL} END""",
+    unwrap="$.CloudTrailEvent",
+)
+
 
 def _is_record(doc: Any) -> bool:
     return (
@@ -254,6 +271,15 @@ def _is_record(doc: Any) -> bool:
         and "eventSource" in doc
         and "eventName" in doc
         and ("eventTime" in doc or "userIdentity" in doc or "eventVersion" in doc)
+    )
+
+
+def _is_lookup_event(doc: Any) -> bool:
+    """An event of ``LookupEvents`` (the event history): the record is JSON text."""
+    return (
+        isinstance(doc, dict)
+        and isinstance(doc.get("CloudTrailEvent"), str)
+        and ("EventName" in doc or "EventSource" in doc or "EventId" in doc)
     )
 
 
@@ -280,11 +306,16 @@ class CloudTrailSource:
             records = doc.get("Records")
             if isinstance(records, list):
                 return bool(records) and _is_record(records[0])
-            return _is_record(doc) or _is_eventbridge(doc)
+            events = doc.get("Events")
+            if isinstance(events, list):
+                return bool(events) and _is_lookup_event(events[0])
+            return _is_record(doc) or _is_eventbridge(doc) or _is_lookup_event(doc)
         if head.json_layout is None:
             return False
         # A log file too large for the head to parse.
         text = head.text
+        if '"CloudTrailEvent"' in text and ('"EventName"' in text or '"EventSource"' in text):
+            return True
         return (
             '"eventSource"' in text
             and '"eventName"' in text
@@ -294,11 +325,19 @@ class CloudTrailSource:
     def read(self, ctx: IngestContext) -> None:
         # EventBridge wraps the record in "detail"; unwrapping costs a second parse per
         # record, so it is used only for files that look like that.
-        wrapped = ctx.head is not None and '"detail-type"' in ctx.head.text
-        mapping = replace(MAPPING, unwrap="$.detail") if wrapped else MAPPING
-        keys = ("Records", "records", "events")
+        text = ctx.head.text if ctx.head is not None else ""
+        mapping = MAPPING
+        if '"CloudTrailEvent"' in text:
+            mapping = LOOKUP_MAPPING  # the event history: each record is JSON text
+        elif '"detail-type"' in text:
+            # EventBridge wraps the record in "detail"; unwrapping costs a second parse per
+            # record, so it is used only for files that look like that.
+            mapping = replace(MAPPING, unwrap="$.detail")
+        keys = ("Records", "records", "Events", "events")
         first = ctx.head.first_json if ctx.head is not None else None
-        if first is not None and isinstance(first.get("Records"), list):
+        if first is not None and (
+            isinstance(first.get("Records"), list) or isinstance(first.get("Events"), list)
+        ):
             # An S3 log file is one line holding {"Records": [...]}, which the head takes
             # for NDJSON; read it (and log files concatenated with zcat) as documents.
             for chunk in iter_document_records(ctx, keys, DEFAULT_DOCUMENT_LIMIT):

@@ -70,7 +70,8 @@ class RecordMapping:
     defines can be used by ``columns`` and ``checks`` expressions."""
     unwrap: str | None = None
     """JSON path of an envelope to parse instead of the record when present
-    (e.g. ``'$._source'`` for Elasticsearch exports)."""
+    (e.g. ``'$._source'`` for Elasticsearch exports); where the value there is a string,
+    the JSON text it holds (``CloudTrailEvent`` of ``aws cloudtrail lookup-events``)."""
     checks: Mapping[str, str] = field(default_factory=dict)
     """Extra per-record warnings: message SQL keyed by a short name; evaluated over
     routed rows, a non-NULL result becomes a ``bad_field_type`` warning."""
@@ -91,7 +92,9 @@ def load_json_chunk(ctx: IngestContext, chunk: pa.Table, mapping: RecordMapping)
     doc = "j"
     if mapping.unwrap:
         path = mapping.unwrap.replace("'", "''")
-        doc = f"coalesce(TRY(json_extract(j, '{path}')), j)"
+        doc = f"""coalesce(TRY(CASE json_type(j, '{path}')
+            WHEN 'VARCHAR' THEN CAST(json_extract_string(j, '{path}') AS JSON)
+            ELSE json_extract(j, '{path}') END), j)"""
 
     con = ctx.store.con
     conformed = _conform(chunk)
