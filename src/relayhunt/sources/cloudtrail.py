@@ -292,12 +292,13 @@ def _is_eventbridge(doc: Any) -> bool:
 
 
 class CloudTrailSource:
-    """AWS CloudTrail records (S3 log files, arrays, NDJSON, EventBridge events)."""
+    """AWS CloudTrail records (S3 log files, arrays, NDJSON, EventBridge events, the
+    event history)."""
 
     name = "cloudtrail.json"
     description = (
         "AWS CloudTrail: S3 log files {Records: [...]} (gzip), arrays, NDJSON, single "
-        "records and EventBridge 'AWS API Call via CloudTrail' events"
+        "records, EventBridge 'AWS API Call via CloudTrail' events and lookup-events output"
     )
 
     def sniff(self, head: Head) -> bool:
