@@ -147,3 +147,36 @@ def test_obs_order_reads_times_before_1970() -> None:
             ORDER BY o"""
     ).fetchall()
     assert len(rows) == 2 and rows[0][0] < 0 < rows[1][0]
+
+
+@pytest.mark.parametrize("portable", [False, True])
+def test_lookup_known_by_process_id_answers_that_process_only(store: Store, portable: bool) -> None:
+    # Defender names the client of the DNS service by pid, without an entity id. Its
+    # answer is the process's own for that pid's connections, and no process's for a
+    # connection without a process or of another pid (both met the lookup's NULL entity
+    # id at the process level before: 'dns_process' for any of them).
+    con = store.con
+    con.execute("DELETE FROM dns")
+    con.execute("DELETE FROM connection")
+    con.execute(
+        """INSERT INTO dns (timestamp, host_name, process_pid, dns_question_name,
+                            dns_resolved_ip, log_format, log_file_path, log_line)
+           VALUES (?, 'ws-1', 7344, 'relay.acme.workers.dev', ['10.0.0.1'], 'test',
+                   'dns.ndjson', 1)""",
+        [T0],
+    )
+    for line, (entity, pid, sec) in enumerate(
+        [("ws-1:7344:1", 7344, 5), (None, None, 6), ("ws-1:99:1", 99, 7)], start=1
+    ):
+        con.execute(
+            """INSERT INTO connection (timestamp, host_name, process_entity_id, process_pid,
+                                       destination_ip, log_format, log_file_path, log_line)
+               VALUES (?, 'ws-1', ?, ?, '10.0.0.1', 'test', 'conn.ndjson', ?)""",
+            [T0 + timedelta(seconds=sec), entity, pid, line],
+        )
+    got = _attribution(con, portable=portable)
+    assert [(line, name, origin) for line, name, origin, _ in got] == [
+        (1, "relay.acme.workers.dev", "dns_process"),
+        (2, "relay.acme.workers.dev", "dns_host"),
+        (3, "relay.acme.workers.dev", "dns_host"),
+    ]

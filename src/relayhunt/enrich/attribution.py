@@ -84,7 +84,10 @@ def attribute_connections(
         """
         CREATE OR REPLACE TEMP TABLE _rh_dns_ans AS
         SELECT coalesce(host_name, host_id, source_ip) AS host_key,
-               process_entity_id AS ent,
+               -- a lookup known by its process id alone (Defender names the client of the
+               -- DNS service by pid) is keyed by that: it must not meet connections that
+               -- lack a process, and meets its own by pid below
+               coalesce(process_entity_id, 'pid:' || process_pid) AS ent,
                trim(replace(ip, '::ffff:', '')) AS ip,
                timestamp AS dns_ts,
                dns_question_name AS name
@@ -94,10 +97,12 @@ def attribute_connections(
     )
 
     # Last matching answer per (host, [process,] ip) at or before the connection (+ skew).
-    def last_answer(level: str, with_process: bool, only: str = "") -> str:
+    def last_answer(
+        level: str, with_process: bool, only: str = "", conn_ent: str = "process_entity_id"
+    ) -> str:
         keys = ["host_key", "ent", "ip"] if with_process else ["host_key", "ip"]
         conn_keys = (
-            "host_key, process_entity_id AS ent, destination_ip AS ip"
+            f"host_key, {conn_ent} AS ent, destination_ip AS ip"
             if with_process
             else "host_key, destination_ip AS ip"
         )
@@ -149,6 +154,23 @@ def attribute_connections(
         """
 
     con.execute(f"CREATE OR REPLACE TEMP TABLE _rh_attr_proc AS {last_answer('proc', True)}")
+    # Lookups known by process id alone answer the connections of that process id (same
+    # host, same address, within the answer's age) that their own process's lookups did
+    # not: still the process's own lookup ('dns_process'). Skipped where there are none.
+    by_pid = con.execute(
+        "SELECT count(*) FROM _rh_dns_ans WHERE starts_with(ent, 'pid:')"
+    ).fetchone()
+    if by_pid is not None and by_pid[0]:
+        con.execute(
+            "INSERT INTO _rh_attr_proc "
+            + last_answer(
+                "proc",
+                True,
+                "AND process_pid IS NOT NULL "
+                "AND conn_row NOT IN (SELECT conn_row FROM _rh_attr_proc)",
+                conn_ent="'pid:' || process_pid",
+            )
+        )
     # The host-level answer is used only where the process's own is missing: the second
     # window sorts only those connections.
     con.execute(
