@@ -775,3 +775,42 @@ def test_json_skipped_log_named_by_file_name(tmp_path: Path) -> None:
     s = load(p)
     assert s.count("connection") == 0
     assert rows(s, "SELECT label, count FROM ingest_skipped") == [{"label": "zeek:sip", "count": 1}]
+
+
+def test_splunk_export_lines_are_read_from_their_raw_text() -> None:
+    # Splunk's search export wraps each event as {"preview": false, "result": {"_raw":
+    # "<the Zeek JSON line>", ...}}; plain log lines may be mixed in. The wrapped lines
+    # were rejected as missing_timestamp.
+    s = load(CASE / "splunk_export_raw" / "results.json")
+    assert rows(s, "SELECT log_line, dns_question_name, dns_resolved_ip FROM dns ORDER BY 1") == [
+        {
+            "log_line": 1,
+            "dns_question_name": "files.acme-docs.example",
+            "dns_resolved_ip": ["198.51.100.12"],
+        },
+        {
+            "log_line": 2,
+            "dns_question_name": "beacon-9c1.acme-sync.workers.dev",
+            "dns_resolved_ip": ["104.21.77.3", "172.67.140.9"],
+        },
+    ]
+    assert rows(
+        s,
+        "SELECT log_line, timestamp, source_ip, destination_ip, destination_port, source_bytes "
+        "FROM connection",
+    ) == [
+        {
+            "log_line": 3,
+            "timestamp": dt.datetime(2026, 11, 5, 9, 20, 2, 610000),
+            "source_ip": "10.30.4.21",
+            "destination_ip": "104.21.77.3",
+            "destination_port": 443,
+            "source_bytes": 812,
+        }
+    ]
+    assert s.count("ingest_issues") == 0
+
+
+def test_splunk_export_of_zeek_json_is_sniffed() -> None:
+    line = (CASE / "splunk_export_raw" / "results.json").read_text().splitlines()[1]
+    assert zeek.ZeekJsonSource().sniff(Head("results.json", (line + "\n").encode()))

@@ -59,9 +59,10 @@ connection). Escaped bytes (``\\xHH``) in values are kept as Zeek wrote them.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import PurePath
 from typing import Any
 
@@ -640,6 +641,21 @@ def _looks_like_zeek_json(doc: dict[str, Any], name: str = "") -> bool:
     return stem in STOCK_LOGS
 
 
+def _splunk_raw(doc: dict[str, Any]) -> dict[str, Any] | None:
+    """The Zeek record of a Splunk search export line (``{"preview": false, "result":
+    {"_raw": "<the log line>", "_time": ..., "sourcetype": ...}}``), where the line is
+    JSON; else None."""
+    result = doc.get("result")
+    raw = result.get("_raw") if isinstance(result, dict) else None
+    if not isinstance(raw, str) or not raw.lstrip().startswith("{"):
+        return None
+    try:
+        inner = json.loads(raw)
+    except ValueError:
+        return None
+    return inner if isinstance(inner, dict) else None
+
+
 class ZeekJsonSource:
     """Zeek logs written as JSON (one object per line)."""
 
@@ -647,10 +663,20 @@ class ZeekJsonSource:
     description = "Zeek conn/dns/ssl/http logs as JSON (use_json, JSON Streaming Logs, Corelight)"
 
     def sniff(self, head: Head) -> bool:
-        return head.first_json is not None and _looks_like_zeek_json(head.first_json, head.name)
+        doc = head.first_json
+        if doc is None:
+            return False
+        inner = _splunk_raw(doc)
+        return _looks_like_zeek_json(doc if inner is None else inner, head.name)
 
     def read(self, ctx: IngestContext) -> None:
-        read_json(ctx, json_mapping(kind_from_name(ctx.file.display)))
+        mapping = json_mapping(kind_from_name(ctx.file.display))
+        if ctx.head is not None and '"_raw"' in ctx.head.text and '"result"' in ctx.head.text:
+            # Splunk search exports: the log line is JSON text in result._raw (lines of the
+            # log itself may be mixed in: the envelope is used only where present). A second
+            # parse per record, so only for files that hold such lines.
+            mapping = replace(mapping, unwrap="$.result._raw")
+        read_json(ctx, mapping)
 
 
 __all__ = [
