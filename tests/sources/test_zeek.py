@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -814,3 +815,33 @@ def test_splunk_export_lines_are_read_from_their_raw_text() -> None:
 def test_splunk_export_of_zeek_json_is_sniffed() -> None:
     line = (CASE / "splunk_export_raw" / "results.json").read_text().splitlines()[1]
     assert zeek.ZeekJsonSource().sniff(Head("results.json", (line + "\n").encode()))
+
+
+def test_http_connect_without_host_header_names_its_target(tmp_path: Path) -> None:
+    # A proxy's CONNECT: the target is the request target (host:port); the Host header is
+    # optional there. An IP literal target names no host.
+    tsv = CASE / "tsv_http_connect" / "http.log"
+    expected = [
+        ("relay-2b.acme-sync.workers.dev", "http_host"),
+        ("sync.vendor.example", "http_host"),
+        (None, None),
+    ]
+    got = rows(
+        load(tsv),
+        "SELECT destination_domain, destination_domain_origin FROM connection ORDER BY log_line",
+    )
+    assert [(r["destination_domain"], r["destination_domain_origin"]) for r in got] == expected
+    # the same records as JSON (use_json=T)
+    lines = [x for x in tsv.read_text().splitlines() if not x.startswith("#")]
+    names = next(x for x in tsv.read_text().splitlines() if x.startswith("#fields")).split("\t")[1:]
+    docs = []
+    for line in lines:
+        rec = dict(zip(names, line.split("\t"), strict=True))
+        docs.append({k: v for k, v in rec.items() if v not in ("-", "(empty)")})
+    js = tmp_path / "http.log"
+    js.write_text("".join(json.dumps(d) + "\n" for d in docs))
+    got = rows(
+        load(js),
+        "SELECT destination_domain, destination_domain_origin FROM connection ORDER BY log_line",
+    )
+    assert [(r["destination_domain"], r["destination_domain_origin"]) for r in got] == expected

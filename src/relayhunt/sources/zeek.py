@@ -50,7 +50,8 @@ Mapping (a network sensor: no host, user or process fields):
 * ssl -> ``connection``, ``zeek.ssl``: ``server_name`` (SNI) as ``destination_domain`` with
   origin ``tls_sni``; ``network_protocol`` ``tls``; outcome from ``established``.
 * http -> ``connection``, ``zeek.http``: ``host`` (port stripped; IP literals dropped) as
-  ``destination_domain`` with origin ``http_host``; ``url_original`` = ``http://`` + host +
+  ``destination_domain`` with origin ``http_host`` (for a ``CONNECT`` without one, the
+  target host of ``uri``); ``url_original`` = ``http://`` + host +
   uri (``uri`` as is when absolute or for ``CONNECT``); body lengths as bytes.
 
 ``event_id`` is the Zeek ``uid`` (shared by the conn, ssl and http records of one
@@ -203,10 +204,15 @@ def build_mapping(
     is_ip = f"x -> regexp_matches(x, '{_IP_RE}')"
     answers = f"rh_str_list({a['answers']}, ',')"
     host = a["host"]
-    http_domain = f"""CASE WHEN {host} IS NULL THEN NULL
-        WHEN regexp_matches({host}, '^[0-9.]+(:[0-9]+)?$') THEN NULL
-        WHEN contains({host}, ':') AND NOT regexp_matches({host}, '^[^:]+:[0-9]+$') THEN NULL
-        ELSE rh_host(regexp_replace({host}, ':[0-9]+$', '')) END"""
+    # A proxy's CONNECT names its target in the request target (``uri``: ``host:port``),
+    # the Host header being optional there: used where the header is missing.
+    target = f"""CASE WHEN {host} IS NULL AND upper({a["method"]}) = 'CONNECT'
+        THEN NULLIF(regexp_extract({a["uri"]}, '^\\s*([^\\s/]+)', 1), '') ELSE {host} END"""
+    http_domain = f"""CASE WHEN {target} IS NULL THEN NULL
+        WHEN regexp_matches({target}, '^[0-9.]+(:[0-9]+)?$') THEN NULL
+        WHEN contains({target}, ':') AND NOT regexp_matches({target}, '^[^:]+:[0-9]+$')
+            THEN NULL
+        ELSE rh_host(regexp_replace({target}, ':[0-9]+$', '')) END"""
     domain = f"""CASE {k} WHEN 'ssl' THEN rh_host({a["server_name"]})
         WHEN 'http' THEN {http_domain} END"""
     common = {
