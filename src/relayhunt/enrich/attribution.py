@@ -68,11 +68,13 @@ def attribute_connections(
     target: str = "connection_attributed",
     attribution: str = "connection_attribution",
     portable: bool = False,
+    dns: str = "dns",
 ) -> None:
     """Create the view ``target``: every connection row plus ``conn_row`` (a row id),
     ``host_key``, ``attributed_domain``, ``attributed_domain_origin`` and
     ``attributed_dns_time`` (the DNS answer used, where one was), over the table
-    ``attribution`` (``conn_row`` and those three, for attributed connections only)."""
+    ``attribution`` (``conn_row`` and those three, for attributed connections only). The
+    DNS answers are read from ``dns`` (a table or view of the ``dns`` table's shape)."""
     origins = ", ".join(f"'{o}'" for o in RECORD_ORIGINS)
     # The connection table is read in place, its rowid as the row id: numbering it with
     # row_number() and copying it first cost more than any other step (1M rows: ~1.1 CPU s,
@@ -81,7 +83,7 @@ def attribute_connections(
                        coalesce(host_name, host_id, source_ip) AS host_key, *
                 FROM connection)"""
     con.execute(
-        """
+        f"""
         CREATE OR REPLACE TEMP TABLE _rh_dns_ans AS
         SELECT coalesce(host_name, host_id, source_ip) AS host_key,
                -- a lookup known by its process id alone (Defender names the client of the
@@ -91,7 +93,7 @@ def attribute_connections(
                trim(replace(ip, '::ffff:', '')) AS ip,
                timestamp AS dns_ts,
                dns_question_name AS name
-        FROM (SELECT *, unnest(dns_resolved_ip) AS ip FROM dns
+        FROM (SELECT *, unnest(dns_resolved_ip) AS ip FROM {dns}
               WHERE dns_resolved_ip IS NOT NULL AND dns_question_name IS NOT NULL)
         """
     )

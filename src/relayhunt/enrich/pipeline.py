@@ -95,7 +95,8 @@ def prepare(
         GROUP BY ALL
         """
     )
-    attribute_connections(con, dns_max_age_s=dns_max_age_s)
+    dns = _dns_with_clients(con, dns_max_age_s)
+    attribute_connections(con, dns_max_age_s=dns_max_age_s, dns=dns)
     obs_cols = """timestamp, host_key, host_name, host_id, user_name, process_entity_id,
         process_pid, process_executable, process_name, process_command_line,
         process_parent_entity_id, process_parent_executable, process_parent_name,
@@ -117,7 +118,7 @@ def prepare(
                dns_resolved_ip[1] AS destination_ip, NULL::INTEGER AS destination_port,
                NULL::BIGINT AS source_bytes, NULL::BIGINT AS destination_bytes,
                NULL AS url_original, NULL AS user_agent_original
-        FROM dns
+        FROM {dns}
     """
     # Fill process context from the process's start event where the row lacks it.
     with_context = f"""
@@ -155,12 +156,12 @@ def prepare(
     matched = match_query("_rh_domains", "domain", cat, prefix="serverless")
     con.execute(f"CREATE OR REPLACE TABLE net_domains AS {matched}")
     con.execute(
-        """
+        f"""
         CREATE OR REPLACE TEMP TABLE _rh_images AS
         SELECT DISTINCT image AS _image FROM (
           SELECT unnest([process_executable, process_name]) AS image FROM connection
           UNION ALL
-          SELECT unnest([process_executable, process_name]) FROM dns
+          SELECT unnest([process_executable, process_name]) FROM {dns}
           UNION ALL
           SELECT unnest([process_executable, process_name]) FROM proc_info
         ) WHERE image IS NOT NULL
@@ -193,6 +194,92 @@ def prepare(
 
 # A hostname-shaped token: labels of letters, digits and hyphens, a letter-led last label.
 HOST_PATTERN = r"(?:[a-z0-9_](?:[a-z0-9_-]{0,62}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}"
+
+
+# The process context a DNS lookup known only by its process id takes from the instance
+# of that process id (same host) nearest in time: its start event, or its connections.
+_CLIENT_COLUMNS = (
+    "process_entity_id",
+    "process_executable",
+    "process_name",
+    "process_command_line",
+    "user_name",
+    "process_parent_entity_id",
+    "process_parent_executable",
+    "process_parent_name",
+    "process_parent_command_line",
+)
+
+
+def _dns_with_clients(con: duckdb.DuckDBPyConnection, max_age_s: int) -> str:
+    """The relation the enrichment reads DNS lookups from: ``dns`` itself, or, where some
+    lookups name their process by pid alone (Defender's DnsQueryResponse names the DNS
+    service's client so), a view of ``dns`` in which those lookups take the process
+    instance of that pid on that host nearest in time (within ``max_age_s``): the start
+    event's, else the connections' entity id, image, command line, user and parent.
+    Without this a client's lookups and connections grouped as two processes (the name
+    alone against the full path), and attribution matched them only by pid."""
+    row = con.execute(
+        "SELECT count(*) FROM dns WHERE process_entity_id IS NULL AND process_pid IS NOT NULL"
+    ).fetchone()
+    if row is None or not row[0]:
+        return "dns"
+    host = "coalesce(host_name, host_id)"
+    cols = ", ".join(_CLIENT_COLUMNS[1:])
+    latest = ", ".join(f"arg_max({c}, timestamp) AS {c}" for c in _CLIENT_COLUMNS[1:])
+    # the nearest instance; of two as near (pid reuse), the one with the smaller id
+    nearest = ", ".join(
+        f"arg_min({c}, (distance, process_entity_id)) AS {c}" for c in _CLIENT_COLUMNS
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _rh_dns_client AS
+        WITH asked AS (
+          SELECT rowid AS dns_row, {host} AS host_key, process_pid AS pid, timestamp
+          FROM dns WHERE process_entity_id IS NULL AND process_pid IS NOT NULL
+        ),
+        seen AS (  -- process instances of those (host, pid) pairs, with when they were seen
+          SELECT host_key, process_pid AS pid, process_entity_id, process_start AS first_seen,
+                 process_start AS last_seen, {cols}
+          FROM proc_info
+          WHERE (host_key, process_pid) IN (SELECT host_key, pid FROM asked)
+          UNION ALL
+          SELECT {host}, process_pid, process_entity_id, min(timestamp), max(timestamp), {latest}
+          FROM connection
+          WHERE process_entity_id IS NOT NULL
+            AND ({host}, process_pid) IN (SELECT host_key, pid FROM asked)
+          GROUP BY ALL
+        ),
+        inst AS (
+          SELECT host_key, pid, process_entity_id, min(first_seen) AS first_seen,
+                 max(last_seen) AS last_seen,
+                 {", ".join(f"arg_min({c}, first_seen) AS {c}" for c in _CLIENT_COLUMNS[1:])}
+          FROM seen GROUP BY ALL
+        ),
+        d AS (
+          SELECT a.dns_row, i.*,
+                 CASE WHEN a.timestamp < i.first_seen
+                      THEN date_diff('second', a.timestamp, i.first_seen)
+                      WHEN a.timestamp > i.last_seen
+                      THEN date_diff('second', i.last_seen, a.timestamp)
+                      ELSE 0 END AS distance
+          FROM asked a JOIN inst i ON i.host_key = a.host_key AND i.pid = a.pid
+        )
+        SELECT dns_row, {nearest}
+        FROM d WHERE distance <= {int(max_age_s)}
+        GROUP BY dns_row
+        """
+    )
+    filled = ", ".join(f"coalesce(d.{c}, c.{c}) AS {c}" for c in _CLIENT_COLUMNS)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP VIEW _rh_dns AS
+        SELECT d.* EXCLUDE (_rh_row) REPLACE ({filled})
+        FROM (SELECT rowid AS _rh_row, * FROM dns) d
+        LEFT JOIN _rh_dns_client c ON c.dns_row = d._rh_row
+        """
+    )
+    return "_rh_dns"
 
 
 def _cmdline_hosts(con: duckdb.DuckDBPyConnection, cat: Catalog) -> None:
