@@ -255,6 +255,8 @@ def _prelude() -> str:
         f"{URL_HOST} AS df_host",
         "CASE WHEN s.ActionType = 'DnsQueryResponse' THEN TRY(CAST(s.AdditionalFields AS JSON))"
         " END AS df_af",
+        # once per record, not in each of the DNS row's eleven process columns
+        f"coalesce(df_af IS NOT NULL AND {_HAS_CLIENT}, false) AS df_client",
     ]
     return ", ".join(items)
 
@@ -337,7 +339,7 @@ _ACTOR_KEYS = (
 def _dns_actor() -> dict[str, str]:
     """Acting-process columns of a DnsQueryResponse row: the client where named."""
     return {
-        key: f"CASE WHEN {_HAS_CLIENT} THEN {_CLIENT_VALUES.get(key, 'NULL')} "
+        key: f"CASE WHEN df_client THEN {_CLIENT_VALUES.get(key, 'NULL')} "
         f"ELSE {INITIATING[key]} END"
         for key in _ACTOR_KEYS
     }
@@ -346,7 +348,9 @@ def _dns_actor() -> dict[str, str]:
 # IPv4-mapped IPv6 addresses (RemoteIPType / LocalIPType 'FourToSixMapping', on dual-stack
 # sockets) are given as ::ffff:a.b.c.d; the IPv4 address is what other sources record.
 def _ip(field: str) -> str:
-    return f"""CASE WHEN regexp_full_match(lower(trim({field})), '::ffff:{_IPV4}')
+    # contains() first: the regular expression only where the prefix can be there
+    return f"""CASE WHEN contains({field}, ':')
+             AND regexp_full_match(lower(trim({field})), '::ffff:{_IPV4}')
         THEN substr(trim({field}), 8) ELSE {nz(field)} END"""
 
 
