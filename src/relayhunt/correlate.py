@@ -53,7 +53,8 @@ SESSION_ROOTS = (
 
 
 # What the incidents are built from: a finding's evidence, details and command lines stay
-# in the findings table (copying them twice here was 1.3 s of 2.3 s at 10M events).
+# in the findings table (with every column copied twice, correlation took 2.9-5.0 s at
+# 10M events; with these, 1.2-1.6 s in the same session).
 _KEYED = (
     "finding_id",
     "rule_id",
