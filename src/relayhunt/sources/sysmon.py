@@ -44,8 +44,9 @@ its accessors as a :class:`Shape`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from relayhunt.sources.base import Head, IngestContext
@@ -148,6 +149,8 @@ class Shape:
     provider: str
     system_time: str
     unwrap: str | None = None
+    prelude: str = ""
+    """Extra select-list over ``s`` whose names ``data`` may use (see RecordMapping)."""
     fallback: Mapping[str, str] = field(default_factory=dict)
     clean: bool = False
     """The values are already cleaned (``rh_nz``: empty and placeholder text is NULL)."""
@@ -295,6 +298,7 @@ def build_mapping(shape: Shape) -> RecordMapping:
         timestamp=timestamp,
         columns=columns,
         unwrap=shape.unwrap,
+        prelude=shape.prelude,
         checks={
             "utc_time": f"CASE WHEN {utc} IS NOT NULL AND rh_ts({utc}) IS NULL "
             f"THEN 'UtcTime=' || left({utc}, 60) || ' (used the record time instead)' END",
@@ -485,15 +489,17 @@ def _xml_unescape(expr: str) -> str:
 
 
 def _flat_data(name: str) -> str:
-    """The field at the top level, else from ``EventData``: an object of the fields, or
-    the event's ``<EventData>`` XML as text (the Azure Monitor / Log Analytics ``Event``
-    table's EventData column: ``<Data Name="UtcTime">...</Data>``)."""
+    """The field at the top level, else from the ``EventData`` object."""
+    return f"coalesce(rh_nz(s.{_q(name)}), rh_nz(s.EventData.{_q(name)}))"
+
+
+def _flat_xml_data(name: str) -> str:
+    """The field at the top level, else from ``EventData`` given as the event's
+    ``<EventData>`` XML text (the Azure Monitor / Log Analytics ``Event`` table's EventData
+    column: ``<Data Name="UtcTime">...</Data>``)."""
     pattern = "<Data Name=[\"']" + name + "[\"']\\s*>([^<]*)</Data>"
     from_xml = _xml_unescape(f"regexp_extract(s.EventData, {_sql_str(pattern)}, 1)")
-    from_json = f"json_extract_string(s.EventData, {_sql_str('$.' + chr(34) + name + chr(34))})"
-    return f"""coalesce(rh_nz(s.{_q(name)}), CASE
-        WHEN starts_with(ltrim(s.EventData), '<') THEN rh_nz({from_xml})
-        ELSE rh_nz({from_json}) END)"""
+    return f"coalesce(rh_nz(s.{_q(name)}), rh_nz({from_xml}))"
 
 
 # EventTime from NXLog is the collector's local time without an offset unless the
@@ -507,8 +513,7 @@ FLAT_SHAPE: Final = Shape(
     struct={
         **dict.fromkeys(_FLAT_SYSTEM, V),
         **_data_struct(),
-        # An object of the fields, or the <EventData> XML as a string: kept as text.
-        "EventData": V,
+        "EventData": _data_struct(),
     },
     data=_flat_data,
     event_id="coalesce(s.EventID, s.EventCode)",
@@ -523,6 +528,11 @@ FLAT_SHAPE: Final = Shape(
 RECORD_MAPPING: Final = build_mapping(RECORD_SHAPE)
 WINLOGBEAT_MAPPING: Final = build_mapping(WINLOGBEAT_SHAPE)
 FLAT_MAPPING: Final = build_mapping(FLAT_SHAPE)
+# Exports whose EventData is the event's <EventData> XML as text: chosen per file from its
+# head (an object typed as text would be parsed again for every field).
+FLAT_XML_MAPPING: Final = build_mapping(
+    replace(FLAT_SHAPE, struct={**FLAT_SHAPE.struct, "EventData": V}, data=_flat_xml_data)
+)
 
 
 # -- flat records (XML, EVTX) ---------------------------------------------------------------
@@ -638,7 +648,13 @@ class SysmonJsonSource:
         return "UtcTime" in data and ("ProcessGuid" in data or "Image" in data)
 
     def read(self, ctx: IngestContext) -> None:
-        read_json(ctx, FLAT_MAPPING, wrapper_keys=("events", "results", "data", "records"))
+        text = ctx.head.text if ctx.head is not None else ""
+        xml = re.search(r'"EventData"\s*:\s*"\s*<', text) is not None
+        read_json(
+            ctx,
+            FLAT_XML_MAPPING if xml else FLAT_MAPPING,
+            wrapper_keys=("events", "results", "data", "records"),
+        )
 
 
 __all__ = [
