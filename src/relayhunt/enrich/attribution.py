@@ -158,7 +158,10 @@ def attribute_connections(
     con.execute(f"CREATE OR REPLACE TEMP TABLE _rh_attr_proc AS {last_answer('proc', True)}")
     # Lookups known by process id alone answer the connections of that process id (same
     # host, same address, within the answer's age) that their own process's lookups did
-    # not: still the process's own lookup ('dns_process'). Skipped where there are none.
+    # not: still the process's own lookup ('dns_process'). The hunt gives such a lookup
+    # the entity of its pid's instance first (enrich.pipeline); what is left here is a
+    # lookup with no known instance, or connections that carry a pid but no entity id.
+    # Skipped where there are none.
     by_pid = con.execute(
         "SELECT count(*) FROM _rh_dns_ans WHERE starts_with(ent, 'pid:')"
     ).fetchone()
