@@ -18,6 +18,9 @@ from relayhunt.store import Store
 GZIP_MAGIC = b"\x1f\x8b"
 HEAD_BYTES = 64 * 1024
 DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024
+# An IPv4 or IPv6 literal, loosely (RE2, for SQL): what tells an address from a host name
+# in fields that may hold either.
+IP_LITERAL_RE = r"^(\d{1,3}(\.\d{1,3}){3}|[0-9A-Fa-f]*:[0-9A-Fa-f:.]*)$"
 
 
 class ByteStream(Protocol):

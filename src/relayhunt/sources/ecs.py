@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from relayhunt.sources.base import Head, IngestContext
+from relayhunt.sources.base import IP_LITERAL_RE, Head, IngestContext
 from relayhunt.sources.engine import RecordMapping, read_json
 
 V = "VARCHAR"
@@ -87,14 +87,11 @@ def _has(field: str, value: str) -> str:
     return f"({field} = '{value}' OR contains({field}, '\"{value}\"'))"
 
 
-_IP_RE = r"^(\d{1,3}(\.\d{1,3}){3}|[0-9A-Fa-f]*:[0-9A-Fa-f:.]*)$"
-
-
 def _ip(side: str) -> str:
     """``<side>.ip``, else ``<side>.address`` when that is an IP address (ECS allows a
     domain or socket path there too)."""
     return (
-        f"coalesce(s.{side}.ip, CASE WHEN regexp_matches(s.{side}.address, '{_IP_RE}') "
+        f"coalesce(s.{side}.ip, CASE WHEN regexp_matches(s.{side}.address, '{IP_LITERAL_RE}') "
         f"THEN s.{side}.address END)"
     )
 

@@ -43,7 +43,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from relayhunt.sources.base import Head, IngestContext
+from relayhunt.sources.base import IP_LITERAL_RE, Head, IngestContext
 from relayhunt.sources.engine import RecordMapping, read_json
 
 V = "VARCHAR"
@@ -173,7 +173,6 @@ _RCODES = {
     "4": "NOTIMP",
     "5": "REFUSED",
 }
-_IP_RE = r"^(\d{1,3}(\.\d{1,3}){3}|[0-9A-Fa-f]*:[0-9A-Fa-f:.]*)$"
 _URL_HOST_RE = r"^(?:[A-Za-z][A-Za-z0-9+.\-]*://)?(?:[^/?#@]*@)?(\[[^\]]*\]|[^/?#:]+)"
 
 
@@ -308,7 +307,7 @@ def build_mapping(sp: _Spelling) -> RecordMapping:
                 "dns_question_type": _case_map(f("network.dns.questions") + "[1].type", _QTYPES),
                 "dns_response_code": _case_map(f("network.dns.response_code"), _RCODES),
                 "dns_resolved_ip": f"NULLIF(list_filter({answers}, "
-                f"x -> regexp_matches(coalesce(x, ''), '{_IP_RE}')), [])",
+                f"x -> regexp_matches(coalesce(x, ''), '{IP_LITERAL_RE}')), [])",
                 "dns_answers": f"NULLIF(array_to_string({answers}, ','), '')",
                 "source_ip": first("principal.ip"),
                 "source_port": f("principal.port"),

@@ -72,7 +72,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from relayhunt import model
-from relayhunt.sources.base import Head, IngestContext
+from relayhunt.sources.base import IP_LITERAL_RE, Head, IngestContext
 from relayhunt.sources.engine import RecordMapping, read_json
 from relayhunt.sources.lines import iter_line_tables, prefetch
 from relayhunt.store import sql_literal
@@ -116,7 +116,6 @@ FIELDS: tuple[str, ...] = (
 
 SUPPORTED = {"conn": "connection", "ssl": "connection", "http": "connection", "dns": "dns"}
 _ID_FIELDS = ("orig_h", "orig_p", "resp_h", "resp_p")
-_IP_RE = r"^(\d{1,3}(\.\d{1,3}){3}|[0-9A-Fa-f]*:[0-9A-Fa-f:.]*)$"
 _KIND_NAME_RE = re.compile(r"(?:^|[._\-])(conn|dns|ssl|http)(?:[._\-]|$)")
 _SSL_ONLY = frozenset(
     {
@@ -201,7 +200,7 @@ def build_mapping(
     """
     literal = re.fullmatch(r"'[a-z0-9_]+'", kind) is not None
     k = kind if literal else "zeek_kind"
-    is_ip = f"x -> regexp_matches(x, '{_IP_RE}')"
+    is_ip = f"x -> regexp_matches(x, '{IP_LITERAL_RE}')"
     answers = f"rh_str_list({a['answers']}, ',')"
     host = a["host"]
     # A proxy's CONNECT names its target in the request target (``uri``: ``host:port``),
