@@ -482,10 +482,13 @@ _FLAT_SYSTEM: Final = (
 )
 
 
-def _xml_unescape(expr: str) -> str:
-    for entity, char in (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&apos;", "'")):
-        expr = f"replace({expr}, {_sql_str(entity)}, {_sql_str(char)})"
-    return f"replace({expr}, '&amp;', '&')"
+def xml_unescape(expr: str) -> str:
+    """Text of an XML element as SQL: the five predefined entities decoded and line
+    breaks normalized as an XML parser does (no other entity is ever expanded)."""
+    return f"""CASE WHEN contains({expr}, '&') OR contains({expr}, chr(13)) THEN
+        replace(replace(replace(replace(replace(replace({expr}, chr(13) || chr(10), chr(10)),
+            '&lt;', '<'), '&gt;', '>'), '&quot;', '"'), '&apos;', ''''), '&amp;', '&')
+        ELSE {expr} END"""
 
 
 def _flat_data(name: str) -> str:
@@ -498,7 +501,7 @@ def _flat_xml_data(name: str) -> str:
     ``<EventData>`` XML text (the Azure Monitor / Log Analytics ``Event`` table's EventData
     column: ``<Data Name="UtcTime">...</Data>``)."""
     pattern = "<Data Name=[\"']" + name + "[\"']\\s*>([^<]*)</Data>"
-    from_xml = _xml_unescape(f"regexp_extract(s.EventData, {_sql_str(pattern)}, 1)")
+    from_xml = xml_unescape(f"regexp_extract(s.EventData, {_sql_str(pattern)}, 1)")
     return f"coalesce(rh_nz(s.{_q(name)}), rh_nz({from_xml}))"
 
 

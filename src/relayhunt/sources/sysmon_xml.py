@@ -56,6 +56,7 @@ from relayhunt.sources.sysmon import (
     RECORD_SYSTEM,
     flat_columns,
     load_records,
+    xml_unescape,
 )
 
 BLOCK_BYTES: Final = 64 * 1024 * 1024
@@ -134,13 +135,6 @@ def _lit(pattern: str) -> str:
     return "'" + pattern.replace("'", "''") + "'"
 
 
-def _unescape(expr: str) -> str:
-    return f"""CASE WHEN contains({expr}, '&') OR contains({expr}, chr(13)) THEN
-        replace(replace(replace(replace(replace(replace({expr}, chr(13) || chr(10), chr(10)),
-            '&lt;', '<'), '&gt;', '>'), '&quot;', '"'), '&apos;', ''''), '&amp;', '&')
-        ELSE {expr} END"""
-
-
 def _text_of(element: str) -> str:
     pattern = "<" + element + r"(?:\s[^<>]*)?>([^<]*)</" + element
     return f"regexp_extract(ev, {_lit(pattern)}, 1)"
@@ -188,8 +182,8 @@ _EXTRACT_SQL: Final = f"""
 SELECT idx, line_no, record_no, off, false AS _bad,
        {
     flat_columns(
-        {k: _unescape(f'"{k}_"') for k in RECORD_SYSTEM},
-        {f: _unescape(f'"{f}_"') for f in DATA_FIELDS},
+        {k: xml_unescape(f'"{k}_"') for k in RECORD_SYSTEM},
+        {f: xml_unescape(f'"{f}_"') for f in DATA_FIELDS},
     )
 }
 FROM (
