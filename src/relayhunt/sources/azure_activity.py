@@ -34,10 +34,7 @@ from typing import Any
 
 from relayhunt.sources.base import Head, IngestContext
 from relayhunt.sources.engine import (
-    DEFAULT_DOCUMENT_LIMIT,
     RecordMapping,
-    iter_document_records,
-    load_json_chunk,
     read_json,
 )
 
@@ -332,15 +329,9 @@ class AzureActivitySource:
         )
 
     def read(self, ctx: IngestContext) -> None:
-        keys = ("records", "value")
-        first = ctx.head.first_json if ctx.head is not None else None
-        if first is not None and any(isinstance(first.get(k), list) for k in keys):
-            # Storage exports hold one {"records": [...]} document per line, which the
-            # head takes for NDJSON: read them as (concatenated) documents.
-            for chunk in iter_document_records(ctx, keys, DEFAULT_DOCUMENT_LIMIT):
-                load_json_chunk(ctx, chunk, MAPPING)
-            return
-        read_json(ctx, MAPPING, wrapper_keys=keys)
+        # Storage exports hold one {"records": [...]} document per line: read_json reads
+        # such lines as documents.
+        read_json(ctx, MAPPING, wrapper_keys=("records", "value"))
 
 
 __all__ = ["CLIENT_APPS", "MAPPING", "STRUCT", "AzureActivitySource", "operations_sql"]

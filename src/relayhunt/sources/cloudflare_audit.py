@@ -36,10 +36,7 @@ from typing import Any
 from relayhunt.sources.base import Head, IngestContext
 from relayhunt.sources.cloud_common import epoch_or_iso, url_host
 from relayhunt.sources.engine import (
-    DEFAULT_DOCUMENT_LIMIT,
     RecordMapping,
-    iter_document_records,
-    load_json_chunk,
     read_json,
 )
 
@@ -281,13 +278,8 @@ class CloudflareAuditSource:
 
     def read(self, ctx: IngestContext) -> None:
         first = ctx.head.first_json if ctx.head is not None else None
-        if first is not None and isinstance(first.get("result"), list):
-            # API response pages, one per line (a paging script appending each response),
-            # which the head takes for NDJSON: read them as concatenated documents, so
-            # that every page's records are read (an empty page adds none).
-            for chunk in iter_document_records(ctx, ("result",), DEFAULT_DOCUMENT_LIMIT):
-                load_json_chunk(ctx, chunk, API_MAPPING)
-            return
+        # API response pages one per line (a paging script appending each response) are
+        # read page by page by read_json; such a first line is no Logpush record.
         api = (first is not None and not _is_logpush(first)) or (
             first is None and ctx.head is not None and '"ActionType"' not in ctx.head.text
         )

@@ -38,10 +38,7 @@ from typing import Any
 
 from relayhunt.sources.base import Head, IngestContext
 from relayhunt.sources.engine import (
-    DEFAULT_DOCUMENT_LIMIT,
     RecordMapping,
-    iter_document_records,
-    load_json_chunk,
     read_json,
 )
 
@@ -334,17 +331,9 @@ class CloudTrailSource:
             # EventBridge wraps the record in "detail"; unwrapping costs a second parse per
             # record, so it is used only for files that look like that.
             mapping = replace(MAPPING, unwrap="$.detail")
-        keys = ("Records", "records", "Events", "events")
-        first = ctx.head.first_json if ctx.head is not None else None
-        if first is not None and (
-            isinstance(first.get("Records"), list) or isinstance(first.get("Events"), list)
-        ):
-            # An S3 log file is one line holding {"Records": [...]}, which the head takes
-            # for NDJSON; read it (and log files concatenated with zcat) as documents.
-            for chunk in iter_document_records(ctx, keys, DEFAULT_DOCUMENT_LIMIT):
-                load_json_chunk(ctx, chunk, mapping)
-            return
-        read_json(ctx, mapping, wrapper_keys=keys)
+        # An S3 log file is one line holding {"Records": [...]} (log files concatenated
+        # with zcat: one per line); read_json reads such lines as documents.
+        read_json(ctx, mapping, wrapper_keys=("Records", "records", "Events", "events"))
 
 
 __all__ = ["MAPPING", "SERVICES", "STRUCT", "CloudTrailSource"]

@@ -517,9 +517,17 @@ def read_json(
     wrapper_keys: Iterable[str] = WRAPPER_KEYS,
     document_limit: int = DEFAULT_DOCUMENT_LIMIT,
 ) -> None:
-    """Read NDJSON (fast path, line numbers) or a JSON document (array / wrapper object)."""
+    """Read NDJSON (fast path, line numbers) or JSON documents (arrays / wrapper objects).
+
+    Wrapper objects one per line (an S3 CloudTrail file, Azure storage exports, API pages
+    a paging script appended) look like NDJSON to the head: where the first line's object
+    holds a list under one of ``wrapper_keys``, the file is read as concatenated
+    documents, so that every wrapper's records are read (an empty one adds none)."""
     head = ctx.head
-    if head is not None and head.json_layout == "ndjson":
+    keys = tuple(wrapper_keys)
+    first = head.first_json if head is not None else None
+    wrapped = isinstance(first, dict) and any(isinstance(first.get(k), list) for k in keys)
+    if head is not None and head.json_layout == "ndjson" and not wrapped:
         from relayhunt.sources.ndjson_file import load_ndjson_file
 
         if load_ndjson_file(ctx, mapping):
@@ -529,7 +537,7 @@ def read_json(
                 load_json_chunk(ctx, chunk, mapping)
                 ctx.store.flush_issues()
         return
-    for chunk in iter_document_records(ctx, wrapper_keys, document_limit):
+    for chunk in iter_document_records(ctx, keys, document_limit):
         load_json_chunk(ctx, chunk, mapping)
 
 
