@@ -35,10 +35,7 @@ from typing import Any
 
 from relayhunt.sources.base import Head, IngestContext
 from relayhunt.sources.cloud_common import epoch_or_iso, url_host
-from relayhunt.sources.engine import (
-    RecordMapping,
-    read_json,
-)
+from relayhunt.sources.engine import RecordMapping, read_json
 
 V = "VARCHAR"
 
